@@ -1,0 +1,149 @@
+"""API key mechanics: minting, hashing, the Redis lookup cache and per-IP lockout.
+
+Cache protocol (race-free without Lua):
+- a lookup that misses fills the cache with ``SET NX``, so it can never overwrite a newer
+  entry written by a revocation or rotation;
+- revocation and rotation overwrite the entry unconditionally (a revoked key is cached
+  as revoked), so a lookup that read the database just before the change cannot
+  re-insert the stale state afterwards;
+- unknown keys are never cached (no cache poisoning by guessing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import asdict
+from datetime import datetime
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.access import KeyContext
+from accounts.models import APIKey
+from core.errors import ServiceUnavailable, TooManyRequests, Unauthenticated
+from core.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+_CACHE_KEY = "apikey:v1:{}"
+_FAIL_KEY = "apikey:fail:{}"
+_LAST_USED_KEY = "apikey:used:{}"
+_REVOKED = "revoked"
+_PREFIX_LENGTH = 12  # "sk-" + 9 characters: enough to tell keys apart, useless to guess
+
+
+def generate_secret() -> str:
+    return f"{settings.API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 256 random bits, so a fast hash is safe here (no dictionary to attack)
+    # and keeps authentication cheap on the hot path.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def display_prefix(secret: str) -> str:
+    return secret[:_PREFIX_LENGTH]
+
+
+def looks_like_api_key(token: str) -> bool:
+    return token.startswith(settings.API_KEY_PREFIX)
+
+
+def _context_of(key: APIKey) -> KeyContext:
+    return KeyContext(
+        key_id=key.pk,
+        prefix=key.prefix,
+        team_id=key.team_id,
+        organization_id=key.organization_id,
+        user_id=key.user_id,
+        scopes=tuple(key.scopes),
+    )
+
+
+def _cache_value(key: APIKey) -> str:
+    if key.revoked_at is not None:
+        return _REVOKED
+    payload = asdict(_context_of(key))
+    payload["expires_at"] = key.expires_at.isoformat() if key.expires_at else None
+    return json.dumps(payload)
+
+
+def cache_overwrite(key: APIKey) -> None:
+    """Publish a key's new state (revoked, new expiry) to every process at once."""
+    get_redis().set(
+        _CACHE_KEY.format(key.secret_hash), _cache_value(key), ex=settings.API_KEY_CACHE_SECONDS
+    )
+
+
+def _lockout_check(ip: str | None) -> None:
+    if ip is None:
+        return
+    failures = get_redis().get(_FAIL_KEY.format(ip))
+    if failures is not None and int(failures) >= settings.API_KEY_LOCKOUT_FAILURES:
+        ttl = get_redis().ttl(_FAIL_KEY.format(ip))
+        raise TooManyRequests(
+            "Too many failed API key attempts from this address; try again later.",
+            retry_after=max(int(ttl), 1),
+            code="auth_locked_out",
+        )
+
+
+def _record_failure(ip: str | None) -> None:
+    if ip is None:
+        return
+    pipe = get_redis().pipeline()
+    pipe.incr(_FAIL_KEY.format(ip))
+    pipe.expire(_FAIL_KEY.format(ip), settings.API_KEY_LOCKOUT_SECONDS, nx=True)
+    pipe.execute()
+
+
+def _lookup(secret_hash: str) -> tuple[KeyContext, datetime | None] | None:
+    """Cache first, then the database. Returns None for unknown or revoked keys."""
+    cache_key = _CACHE_KEY.format(secret_hash)
+    cached = get_redis().get(cache_key)
+    if cached is not None:
+        if cached == _REVOKED.encode():
+            return None
+        data = json.loads(cached)
+        expires = data.pop("expires_at")
+        data["scopes"] = tuple(data["scopes"])
+        return KeyContext(**data), datetime.fromisoformat(expires) if expires else None
+    key = APIKey.objects.filter(secret_hash=secret_hash).first()
+    if key is None:
+        return None  # unknown keys are not cached
+    get_redis().set(cache_key, _cache_value(key), ex=settings.API_KEY_CACHE_SECONDS, nx=True)
+    if key.revoked_at is not None:
+        return None
+    return _context_of(key), key.expires_at
+
+
+def _touch_last_used(context: KeyContext) -> None:
+    """Write last_used_at at most once per resolution window per key."""
+    window = settings.API_KEY_LAST_USED_RESOLUTION_SECONDS
+    if get_redis().set(_LAST_USED_KEY.format(context.key_id), 1, ex=window, nx=True):
+        APIKey.objects.filter(pk=context.key_id).update(last_used_at=timezone.now())
+
+
+def authenticate_secret(secret: str, *, ip: str | None) -> KeyContext:
+    """Resolve a presented secret to its key, or raise Unauthenticated / TooManyRequests."""
+    try:
+        _lockout_check(ip)
+        found = _lookup(hash_secret(secret))
+        if found is None:
+            _record_failure(ip)
+            raise Unauthenticated("Invalid API key.")
+        context, expires_at = found
+        if expires_at is not None and expires_at <= timezone.now():
+            _record_failure(ip)
+            raise Unauthenticated("This API key has expired.", code="expired_api_key")
+        _touch_last_used(context)
+    except redis.RedisError as exc:
+        # Keys cannot be checked against revocation without Redis: refuse, do not guess.
+        logger.error("Redis unavailable during API key authentication: %s", exc)
+        raise ServiceUnavailable("Authentication is temporarily unavailable.") from exc
+    return context

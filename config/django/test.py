@@ -1,0 +1,22 @@
+"""Tests: the same real servers as development, with a Redis database of their own."""
+
+import os
+
+from config.django.base import *  # noqa: F403
+from config.django.base import REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in prod
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Each pytest-xdist worker gets its own Redis logical database, so workers can flush
+# theirs between tests without touching each other's (or the dev server's db 0).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_redis_db = 1 + int(_worker.removeprefix("gw") or 0)
+REDIS_URL = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}db={_redis_db}"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "djcache",
+    }
+}

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from core.requestid import new_request_id, set_request_id
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or keep a sane incoming one) and echo it on the response."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def _start(self, request: HttpRequest) -> str:
+        request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+        set_request_id(request_id)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return request_id
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.is_async:
+            return self.__acall__(request)
+        request_id = self._start(request)
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        request_id = self._start(request)
+        response = await self.get_response(request)  # type: ignore[misc]
+        response[REQUEST_ID_HEADER] = request_id
+        return response

@@ -1,0 +1,44 @@
+"""Health probes: /healthz says the process is up, /readyz that its dependencies answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from core.redis import get_async_redis
+
+_PROBE_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _database_answers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _check(name: str, probe: object) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe, timeout=_PROBE_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; report its type
+        return name, f"error: {type(exc).__name__}"
+    return name, "ok"
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    results = dict(
+        await asyncio.gather(
+            _check("database", sync_to_async(_database_answers)()),
+            _check("redis", get_async_redis().ping()),
+        )
+    )
+    ready = all(value == "ok" for value in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )
