@@ -23,7 +23,7 @@ from core.redis import get_redis
 def _clean_redis():
     """Each xdist worker has its own Redis database (see config/django/test.py)."""
     get_redis().flushdb()
-    yield
+    return
 
 
 @dataclass
@@ -71,3 +71,73 @@ def client_as(api_client):
         return api_client
 
     return _login
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_process(transactional_db):
+    """Start the real ASGI app in separate uvicorn processes on this test's database and
+    Redis, for behaviour that must hold across processes. Returns a starter; each call
+    gives the base URL of a new process."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from urllib.parse import quote
+
+    import httpx
+    from django.conf import settings
+    from django.db import connection
+
+    connection.ensure_connection()
+    params = connection.get_connection_params()
+    host = str(params.get("host", ""))
+    if host.startswith("/"):  # a unix socket directory goes in the query string
+        database_url = "postgres://{user}@/{name}?host={host}&port={port}".format(
+            user=params.get("user", "postgres"), name=connection.settings_dict["NAME"],
+            host=quote(host), port=params.get("port", 5432),
+        )  # fmt: skip
+    else:
+        database_url = "postgres://{user}:{password}@{host}:{port}/{name}".format(
+            user=params.get("user", ""), password=quote(str(params.get("password", "")), safe=""),
+            host=host, port=params.get("port", 5432), name=connection.settings_dict["NAME"],
+        )  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> str:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.django.test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": settings.REDIS_URL.split("?")[0]
+            if settings.EMBEDDED_REDIS
+            else settings.REDIS_URL,
+        }
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running uvicorn
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+             "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
+            env=env,
+        )  # fmt: skip
+        processes.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server process did not start")
+
+    yield start
+    for proc in processes:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import ORG_ADMIN_ROLES, APIKey, Membership, Organization, Role, Scope, Team, User
+from accounts.models import (
+    ORG_ADMIN_ROLES,
+    APIKey,
+    Membership,
+    Organization,
+    Role,
+    Scope,
+    Team,
+    User,
+)
 from core.errors import Forbidden, NotFound
 
 
@@ -28,10 +37,15 @@ class KeyContext:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking: a signed-in user, an API key, or a key acting for its user."""
+    """Who is asking: a signed-in user, an API key, or a key acting for its user.
+
+    ``platform_admin`` is set only by the governance console (Django admin), whose own
+    model permissions already decided that this staff member may act on every tenant.
+    """
 
     user: User | None
     key: KeyContext | None = None
+    platform_admin: bool = False
 
 
 def membership_role(*, user: User, organization_id: int) -> str | None:
@@ -43,6 +57,8 @@ def membership_role(*, user: User, organization_id: int) -> str | None:
 
 
 def organizations_visible_to(actor: Actor) -> QuerySet[Organization]:
+    if actor.platform_admin:
+        return Organization.objects.all()
     if actor.key is not None:
         return Organization.objects.filter(pk=actor.key.organization_id)
     if actor.user is None:
@@ -59,6 +75,8 @@ def access_organization(actor: Actor, organization_id: int) -> Organization:
 
 def teams_visible_to(actor: Actor) -> QuerySet[Team]:
     """Org owners/admins see every team of the org; others see the teams they belong to."""
+    if actor.platform_admin:
+        return Team.objects.all()
     if actor.key is not None:
         return Team.objects.filter(pk=actor.key.team_id)
     if actor.user is None:
@@ -87,6 +105,8 @@ def access_team(actor: Actor, team_id: int, *, manage: bool = False) -> Team:
 
 
 def can_manage_team(actor: Actor, team: Team) -> bool:
+    if actor.platform_admin:
+        return True
     if actor.key is not None:
         return actor.key.team_id == team.pk and Scope.MANAGE.value in actor.key.scopes
     if actor.user is None:
@@ -106,6 +126,8 @@ def access_api_key(actor: Actor, team_id: int, key_id: int, *, manage: bool = Fa
 
 
 def require_org_admin(actor: Actor, organization: Organization) -> None:
+    if actor.platform_admin:
+        return
     if actor.key is not None or actor.user is None:
         raise Forbidden("Only organization owners and admins may do this.")
     if membership_role(user=actor.user, organization_id=organization.pk) not in ORG_ADMIN_ROLES:

@@ -9,6 +9,14 @@ urlpatterns = [
     path("teams", apis.MyTeamListApi.as_view(), name="team-list"),
     path("teams/<int:team_id>", apis.TeamDetailApi.as_view(), name="team-detail"),
     path("teams/<int:team_id>/keys", apis.APIKeyListApi.as_view(), name="key-list"),
-    path("teams/<int:team_id>/keys/<int:key_id>/revoke", apis.APIKeyRevokeApi.as_view(), name="key-revoke"),
-    path("teams/<int:team_id>/keys/<int:key_id>/rotate", apis.APIKeyRotateApi.as_view(), name="key-rotate"),
+    path(
+        "teams/<int:team_id>/keys/<int:key_id>/revoke",
+        apis.APIKeyRevokeApi.as_view(),
+        name="key-revoke",
+    ),
+    path(
+        "teams/<int:team_id>/keys/<int:key_id>/rotate",
+        apis.APIKeyRotateApi.as_view(),
+        name="key-rotate",
+    ),
 ]

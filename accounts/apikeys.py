@@ -93,13 +93,19 @@ def _lockout_check(ip: str | None) -> None:
         )
 
 
+# INCR and start the window on the first failure, atomically (EXPIRE NX needs Redis 7;
+# the embedded server is 6.2).
+_COUNT_FAILURE_LUA = """
+local failures = redis.call('INCR', KEYS[1])
+if failures == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return failures
+"""
+
+
 def _record_failure(ip: str | None) -> None:
     if ip is None:
         return
-    pipe = get_redis().pipeline()
-    pipe.incr(_FAIL_KEY.format(ip))
-    pipe.expire(_FAIL_KEY.format(ip), settings.API_KEY_LOCKOUT_SECONDS, nx=True)
-    pipe.execute()
+    get_redis().eval(_COUNT_FAILURE_LUA, 1, _FAIL_KEY.format(ip), settings.API_KEY_LOCKOUT_SECONDS)
 
 
 def _lookup(secret_hash: str) -> tuple[KeyContext, datetime | None] | None:

@@ -27,7 +27,10 @@ def actor_of(request: Request) -> Actor:
 
 
 class MeApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "MeOutput"  # nested serializers need unique schema names
+
         id = serializers.IntegerField(allow_null=True)
         email = serializers.EmailField(allow_null=True)
         full_name = serializers.CharField(allow_blank=True)
@@ -47,7 +50,10 @@ class MeApi(APIView):
                 "scopes": list(actor.key.scopes),
             }
             method = "api_key"
-        elif request.auth is None and request.successful_authenticator.__class__.__name__ == "FirebaseAuthentication":
+        elif (
+            request.auth is None
+            and request.successful_authenticator.__class__.__name__ == "FirebaseAuthentication"
+        ):
             method = "firebase"
         else:
             method = "session"
@@ -62,14 +68,20 @@ class MeApi(APIView):
 
 
 class OrganizationListApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "OrganizationListOutput"  # nested serializers need unique schema names
+
         id = serializers.IntegerField()
         name = serializers.CharField()
         slug = serializers.CharField()
         is_personal = serializers.BooleanField()
         role = serializers.ChoiceField(choices=Role.choices, allow_null=True)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "OrganizationListInput"  # nested serializers need unique schema names
+
         name = serializers.CharField(max_length=120)
 
     @extend_schema(responses=OutputSerializer(many=True), summary="My organizations")
@@ -78,12 +90,20 @@ class OrganizationListApi(APIView):
         roles = selectors.organization_role_map(actor=actor)
         orgs = selectors.organization_list(actor=actor)
         data = [
-            {"id": o.pk, "name": o.name, "slug": o.slug, "is_personal": o.is_personal, "role": roles.get(o.pk)}
+            {
+                "id": o.pk,
+                "name": o.name,
+                "slug": o.slug,
+                "is_personal": o.is_personal,
+                "role": roles.get(o.pk),
+            }
             for o in orgs
         ]
         return Response(self.OutputSerializer(data, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Create an organization")
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer}, summary="Create an organization"
+    )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         if actor.user is None or actor.key is not None:
@@ -91,11 +111,17 @@ class OrganizationListApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         org = services.organization_create(owner=actor.user, name=payload.validated_data["name"])
-        data = {"id": org.pk, "name": org.name, "slug": org.slug, "is_personal": False, "role": Role.OWNER}
+        data = {
+            "id": org.pk,
+            "name": org.name,
+            "slug": org.slug,
+            "is_personal": False,
+            "role": Role.OWNER,
+        }
         return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
 
 
-class TeamOutputSerializer(serializers.Serializer):
+class TeamOutputSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.CharField()
@@ -105,21 +131,30 @@ class TeamOutputSerializer(serializers.Serializer):
 
 
 class TeamListApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "TeamListInput"  # nested serializers need unique schema names
+
         name = serializers.CharField(max_length=120)
 
-    @extend_schema(responses=TeamOutputSerializer(many=True), summary="Teams of an organization I can see")
+    @extend_schema(
+        responses=TeamOutputSerializer(many=True), summary="Teams of an organization I can see"
+    )
     def get(self, request: Request, organization_id: int) -> Response:
         teams = selectors.team_list(actor=actor_of(request), organization_id=organization_id)
         return Response(TeamOutputSerializer(teams, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: TeamOutputSerializer}, summary="Create a team")
+    @extend_schema(
+        request=InputSerializer, responses={201: TeamOutputSerializer}, summary="Create a team"
+    )
     def post(self, request: Request, organization_id: int) -> Response:
         actor = actor_of(request)
         org = access_organization(actor, organization_id)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        team = services.team_create(actor=actor, organization=org, name=payload.validated_data["name"])
+        team = services.team_create(
+            actor=actor, organization=org, name=payload.validated_data["name"]
+        )
         return Response(TeamOutputSerializer(team).data, status=status.HTTP_201_CREATED)
 
 
@@ -162,12 +197,15 @@ class APIKeyCreatedSerializer(APIKeyOutputSerializer):
 
 
 def _created_response(key: APIKey, secret: str) -> Response:
-    data = APIKeyCreatedSerializer(key).data | {"secret": secret}
+    data = {**APIKeyOutputSerializer(key).data, "secret": secret}
     return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 class APIKeyListApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "APIKeyListInput"  # nested serializers need unique schema names
+
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(
             child=serializers.ChoiceField(choices=Scope.choices), required=False, allow_empty=False
@@ -177,12 +215,19 @@ class APIKeyListApi(APIView):
             default=True, help_text="Attribute the key's usage to me (default) or to no one."
         )
 
-    @extend_schema(responses=APIKeyOutputSerializer(many=True), summary="A team's API keys (never their secrets)")
+    @extend_schema(
+        responses=APIKeyOutputSerializer(many=True),
+        summary="A team's API keys (never their secrets)",
+    )
     def get(self, request: Request, team_id: int) -> Response:
         keys = selectors.api_key_list(actor=actor_of(request), team_id=team_id)
         return Response(APIKeyOutputSerializer(keys, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: APIKeyCreatedSerializer}, summary="Create an API key")
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: APIKeyCreatedSerializer},
+        summary="Create an API key",
+    )
     def post(self, request: Request, team_id: int) -> Response:
         actor = actor_of(request)
         team = access_team(actor, team_id, manage=True)
@@ -202,22 +247,33 @@ class APIKeyListApi(APIView):
 
 
 class APIKeyRevokeApi(APIView):
-    @extend_schema(request=None, responses=APIKeyOutputSerializer, summary="Revoke a key (takes effect at once)")
+    @extend_schema(
+        request=None,
+        responses=APIKeyOutputSerializer,
+        summary="Revoke a key (takes effect at once)",
+    )
     def post(self, request: Request, team_id: int, key_id: int) -> Response:
         actor = actor_of(request)
         key = access_api_key(actor, team_id, key_id, manage=True)
-        key = services.api_key_revoke(actor=actor, api_key=key, ip_address=client_ip(request._request))
+        key = services.api_key_revoke(
+            actor=actor, api_key=key, ip_address=client_ip(request._request)
+        )
         return Response(APIKeyOutputSerializer(key).data)
 
 
 class APIKeyRotateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "APIKeyRotateInput"  # nested serializers need unique schema names
+
         grace_hours = serializers.IntegerField(
             required=False, min_value=0, max_value=24 * 30,
             help_text="How long the old key keeps working (default from settings).",
         )  # fmt: skip
 
-    @extend_schema(request=InputSerializer, responses={201: APIKeyCreatedSerializer}, summary="Rotate a key")
+    @extend_schema(
+        request=InputSerializer, responses={201: APIKeyCreatedSerializer}, summary="Rotate a key"
+    )
     def post(self, request: Request, team_id: int, key_id: int) -> Response:
         actor = actor_of(request)
         key = access_api_key(actor, team_id, key_id, manage=True)

@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and tenancy"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401 - connects the login audit receivers
+        from accounts import (  # noqa: F401 - imported for their side effects
+            receivers,  # connects the login audit receivers
+            schema,  # registers the OpenAPI authentication extensions
+        )

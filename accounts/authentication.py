@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -32,13 +33,13 @@ class ServicePrincipal(AnonymousUser):
         return f"api-key:{self.key.prefix}"
 
 
-def presented_api_key(request: Any) -> str | None:
+def presented_api_key(request: Request | HttpRequest) -> str | None:
     """The secret from ``Authorization: Bearer sk-...`` or ``x-api-key`` (Anthropic style)."""
-    header = request.headers.get("Authorization", "")
+    header = str(request.headers.get("Authorization", ""))
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and apikeys.looks_like_api_key(token.strip()):
         return token.strip()
-    x_api_key = request.headers.get("x-api-key", "").strip()
+    x_api_key = str(request.headers.get("x-api-key", "")).strip()
     return x_api_key or None
 
 

@@ -42,7 +42,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -65,7 +65,7 @@ class Organization(TimeStampedModel):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
     )
 
@@ -108,7 +108,7 @@ class Team(TimeStampedModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60)
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, TeamMembership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
     )
 

@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from accounts.lockout import axes_username
 from core.audit import audit_record
 from core.http import client_ip
 
@@ -30,8 +31,9 @@ def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: A
 def audit_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    # Never store the password; the attempted username is what investigators need.
-    attempted = str(credentials.get("username") or credentials.get("email") or "")[:254]
+    # Never store the password; the attempted account is what investigators need, spelled
+    # as stored so that one account's failures line up however they were typed.
+    attempted = (axes_username(request, credentials) or "")[:254]
     audit_record(
         action="auth.login_failed",
         actor_label=attempted,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.access import Actor, access_organization, access_team, organizations_visible_to, teams_visible_to
+from accounts.access import (
+    Actor,
+    access_organization,
+    access_team,
+    organizations_visible_to,
+    teams_visible_to,
+)
 from accounts.models import APIKey, Membership, Organization, Team
 
 

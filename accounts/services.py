@@ -74,7 +74,12 @@ def organization_create(*, owner: User, name: str, personal: bool = False) -> Or
 
 @transaction.atomic
 def user_signup(
-    *, email: str, password: str | None, full_name: str = "", ip_address: str | None = None
+    *,
+    email: str,
+    password: str | None,
+    full_name: str = "",
+    ip_address: str | None = None,
+    personal_organization: bool = True,
 ) -> User:
     """Create a user with a personal organization (they own it) and its default team."""
     email = normalize_email_address(email)
@@ -87,8 +92,9 @@ def user_signup(
         raise ValidationFailed(
             "An account with this email already exists.", code="email_taken"
         ) from exc
-    org_name = f"{full_name or email.split('@')[0]}'s workspace"
-    organization_create(owner=user, name=org_name, personal=True)
+    if personal_organization:
+        org_name = f"{full_name or email.split('@')[0]}'s workspace"
+        organization_create(owner=user, name=org_name, personal=True)
     _audit(
         Actor(user=user),
         "user.signup",
@@ -113,8 +119,9 @@ def team_create(*, actor: Actor, organization: Organization, name: str) -> Team:
         name=name,
         slug=_unique_slug(name, exists=lambda s: organization.teams.filter(slug=s).exists()),
     )
-    assert actor.user is not None  # require_org_admin guarantees a user
-    TeamMembership.objects.create(team=team, user=actor.user)
+    if actor.user is not None and organization.memberships.filter(user=actor.user).exists():
+        # The creator joins the team; a platform admin acting from the console does not.
+        TeamMembership.objects.create(team=team, user=actor.user)
     _audit(
         actor,
         "team.create",
@@ -160,8 +167,12 @@ def membership_set_role(
         if not others.exists():
             raise ValidationFailed("An organization must keep at least one owner.")
     if old_role != role:
-        if role == Role.OWNER and actor.user is not None:
-            actor_role = organization.memberships.get(user=actor.user).role
+        if role == Role.OWNER and not actor.platform_admin:
+            actor_role = (
+                organization.memberships.filter(user=actor.user)
+                .values_list("role", flat=True)
+                .first()
+            )
             if actor_role != Role.OWNER:
                 raise Forbidden("Only an owner can make someone an owner.")
         membership.role = role

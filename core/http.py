@@ -15,6 +15,6 @@ def client_ip(request: HttpRequest) -> str | None:
         forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         forwarded = [p for p in forwarded if p]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies]
+            return str(forwarded[-proxies])
     remote = request.META.get("REMOTE_ADDR")
     return str(remote) if remote else None

@@ -43,6 +43,6 @@ class RequestIdMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         request_id = self._start(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
         response[REQUEST_ID_HEADER] = request_id
         return response

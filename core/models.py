@@ -48,7 +48,7 @@ class AuditEvent(models.Model):
         return f"#{self.pk} {self.action} by {self.actor_label or 'system'}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
+        if not self._state.adding:
             raise AppendOnlyError("audit events cannot be changed")
         super().save(*args, **kwargs)
 

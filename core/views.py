@@ -25,7 +25,7 @@ def _database_answers() -> None:
 async def _check(name: str, probe: object) -> tuple[str, str]:
     try:
         await asyncio.wait_for(probe, timeout=_PROBE_TIMEOUT_SECONDS)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; report its type
+    except Exception as exc:
         return name, f"error: {type(exc).__name__}"
     return name, "ok"
 

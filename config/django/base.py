@@ -3,8 +3,13 @@ at the bottom, one module per integration (HackSoft style)."""
 
 from pathlib import Path
 
+import django_stubs_ext
+
 from config.env import BASE_DIR, env
 from core.secrets import local_secret
+
+# Lets admin and queryset classes be subscripted at runtime (ModelAdmin[Team]) for mypy.
+django_stubs_ext.monkeypatch()
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -90,6 +95,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# WhiteNoise serves from STATIC_ROOT (after collectstatic) and, in DEBUG, from the finders;
+# it warns at every start-up if the root is missing, so make sure it exists.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -104,9 +112,9 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GenAI Platform <noreply@localhost>")
 
-from config.settings.database import *  # noqa: E402,F403
-from config.settings.redis import *  # noqa: E402,F403
 from config.settings.auth import *  # noqa: E402,F403
+from config.settings.database import *  # noqa: E402,F403
 from config.settings.drf import *  # noqa: E402,F403
 from config.settings.firebase import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
+from config.settings.redis import *  # noqa: E402,F403

@@ -10,8 +10,12 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Each pytest-xdist worker gets its own Redis logical database, so workers can flush
 # theirs between tests without touching each other's (or the dev server's db 0).
-_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_redis_db = 1 + int(_worker.removeprefix("gw") or 0)
+# TEST_SLOT (0-2) lets separate pytest runs share one machine without sharing state.
+_slot = int(os.environ.get("TEST_SLOT", "0"))
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_redis_db = 1 + _slot * 5 + _worker
+if _slot:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_genai_slot{_slot}"}  # noqa: F405
 REDIS_URL = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}db={_redis_db}"
 CACHES = {
     "default": {

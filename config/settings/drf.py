@@ -6,7 +6,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "core.errors.drf_exception_handler",
+    "EXCEPTION_HANDLER": "core.drf.drf_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -16,7 +16,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "GenAI Platform resource API",
-    "DESCRIPTION": "Accounts, organizations, teams and API keys. The inference API lives under /v1.",
+    "DESCRIPTION": (
+        "Accounts, organizations, teams and API keys. The inference API lives under /v1."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets are served from our own static files: no CDN.

@@ -1,0 +1,86 @@
+"""``make run``: bring up the embedded servers (if used), migrate, and serve the ASGI app.
+
+Servers this command started are stopped again when it exits (Ctrl-C or SIGTERM);
+servers that were already running (another terminal, a test run) are left alone.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+
+from core import embedded
+from core.redis import ensure_embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Run the platform: embedded servers if needed, migrations, then uvicorn."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument("--no-migrate", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        var_dir = Path(settings.VAR_DIR)
+        pg_was_running = embedded.postgres_running(var_dir)
+        redis_was_running = embedded.redis_running(var_dir)
+        try:
+            self._announce_and_start(var_dir)
+            if not options["no_migrate"]:
+                call_command("migrate", interactive=False, verbosity=1)
+            connection.close()  # uvicorn workers open their own connections
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Serving on http://{options['host']}:{options['port']}/ "
+                    f"(admin at /admin/, API docs at /api/docs/). Ctrl-C stops."
+                )
+            )
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+            uvicorn.run(
+                "config.asgi:application",
+                host=options["host"],
+                port=options["port"],
+                workers=options["workers"],
+                lifespan="off",
+                proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
+                log_level="info",
+            )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop_what_we_started(var_dir, pg_was_running, redis_was_running)
+
+    def _announce_and_start(self, var_dir: Path) -> None:
+        for line in embedded.describe_servers(
+            embedded_postgres=settings.EMBEDDED_POSTGRES,
+            embedded_redis=settings.EMBEDDED_REDIS,
+            var_dir=var_dir,
+            database=settings.DATABASES["default"],
+            redis_location=settings.REDIS_URL,
+        ):
+            self.stdout.write(line)
+        ensure_embedded_redis()
+        connection.ensure_connection()  # starts the embedded PostgreSQL when it is in use
+
+    def _stop_what_we_started(
+        self, var_dir: Path, pg_was_running: bool, redis_was_running: bool
+    ) -> None:
+        connection.close()
+        if settings.EMBEDDED_POSTGRES and not pg_was_running and embedded.stop_postgres(var_dir):
+            self.stdout.write("Stopped the embedded PostgreSQL.")
+        if settings.EMBEDDED_REDIS and not redis_was_running and embedded.stop_redis(var_dir):
+            self.stdout.write("Stopped the embedded Redis.")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
