@@ -137,4 +137,9 @@ def test_admin_login_is_locked_out_after_repeated_failures(client, settings, db)
     )
     assert response.status_code == 429  # the right password no longer helps
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(action="auth.login_failed", actor_label="root2@platform.test").count() >= 3
+    assert (
+        AuditEvent.objects.filter(
+            action="auth.login_failed", actor_label="root2@platform.test"
+        ).count()
+        >= 3
+    )

@@ -226,7 +226,9 @@ def test_password_reset_email_link_sets_a_new_password(client, world):
     assert response["Location"] == reverse("accounts:password_reset_done")
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["member@acme.test"]
-    link = re.search(r"https?://[^/\s]+(/accounts/password-reset/\S+/\S+/)", str(mail.outbox[0].body))
+    link = re.search(
+        r"https?://[^/\s]+(/accounts/password-reset/\S+/\S+/)", str(mail.outbox[0].body)
+    )
     assert link is not None
 
     # Django swaps the token for a session marker and redirects to the set-password form.
