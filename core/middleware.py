@@ -46,3 +46,28 @@ class RequestIdMiddleware:
         response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class HealthCheckMiddleware:
+    """Answer /healthz and /readyz before host validation and HTTPS redirects.
+
+    Platform probes (Cloud Run, load balancers) call by IP or an internal host name that is
+    not in ALLOWED_HOSTS and over plain HTTP; later middleware would answer them 400 or 301
+    and the instance would never be considered ready.
+    """
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]) -> None:
+        from core import views  # the probes themselves live with the other views
+
+        self.get_response = get_response
+        self.probes = {"/healthz": views.healthz, "/readyz": views.readyz}
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        probe = self.probes.get(request.path_info)
+        if probe is not None and request.method in {"GET", "HEAD"}:
+            return await probe(request)
+        return await self.get_response(request)

@@ -48,3 +48,11 @@ def test_a_sane_incoming_request_id_is_kept_and_garbage_replaced(client):
     )
     replaced = client.get("/healthz", HTTP_X_REQUEST_ID="<script>alert(1)</script>")["X-Request-Id"]
     assert replaced.startswith("req_")
+
+
+@pytest.mark.django_db
+def test_probes_answer_whatever_the_host_header_other_pages_do_not(client):
+    # Cloud Run and load balancers probe with hosts outside ALLOWED_HOSTS.
+    assert client.get("/healthz", HTTP_HOST="10.8.0.7:8080").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="10.8.0.7:8080").status_code == 200
+    assert client.get("/api/me", HTTP_HOST="10.8.0.7:8080").status_code == 400

@@ -376,6 +376,8 @@ module "web" {
   network_tags = local.network_settings.network_tags
   labels       = merge(local.labels, { component = "web" })
 
+  deletion_protection = var.service_deletion_protection
+
   depends_on = [terraform_data.migrate]
 }
 
@@ -406,6 +408,8 @@ module "worker" {
   subnetwork   = local.network_settings.subnetwork
   network_tags = local.network_settings.network_tags
   labels       = merge(local.labels, { component = "worker" })
+
+  deletion_protection = var.service_deletion_protection
 
   depends_on = [terraform_data.migrate]
 }
@@ -438,6 +442,8 @@ module "beat" {
   subnetwork   = local.network_settings.subnetwork
   network_tags = local.network_settings.network_tags
   labels       = merge(local.labels, { component = "beat" })
+
+  deletion_protection = var.service_deletion_protection
 
   depends_on = [terraform_data.migrate]
 }

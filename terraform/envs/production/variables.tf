@@ -56,6 +56,12 @@ variable "run_migrations_on_apply" {
   default     = true
 }
 
+variable "service_deletion_protection" {
+  description = "Deletion protection on the Cloud Run services (turn off, apply, then destroy)."
+  type        = bool
+  default     = true
+}
+
 variable "deployers" {
   description = "label => IAM member (e.g. \"serviceAccount:ci@...\") that pushes images and deploys the workloads."
   type        = map(string)
