@@ -37,6 +37,7 @@ check-deploy: install
 	DJANGO_SETTINGS_MODULE=config.django.production \
 	DJANGO_SECRET_KEY="$$($(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
 	DJANGO_ALLOWED_HOSTS=genai.example.com \
+	FIELD_ENCRYPTION_KEYS="$$($(VENV)/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
 	$(VENV)/bin/python manage.py check --deploy --fail-level WARNING
 
 fmt: install

@@ -81,42 +81,58 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server_process(transactional_db):
-    """Start the real ASGI app in separate uvicorn processes on this test's database and
-    Redis, for behaviour that must hold across processes. Returns a starter; each call
-    gives the base URL of a new process."""
-    import os
-    import subprocess
-    import sys
-    import time
+def _test_database_url() -> str:
+    """A DATABASE_URL for the test database, so other processes use the same data."""
     from urllib.parse import quote
 
-    import httpx
-    from django.conf import settings
     from django.db import connection
 
     connection.ensure_connection()
     params = connection.get_connection_params()
     host = str(params.get("host", ""))
     if host.startswith("/"):  # a unix socket directory goes in the query string
-        database_url = "postgres://{user}@/{name}?host={host}&port={port}".format(
+        return "postgres://{user}@/{name}?host={host}&port={port}".format(
             user=params.get("user", "postgres"), name=connection.settings_dict["NAME"],
             host=quote(host), port=params.get("port", 5432),
         )  # fmt: skip
-    else:
-        database_url = "postgres://{user}:{password}@{host}:{port}/{name}".format(
-            user=params.get("user", ""), password=quote(str(params.get("password", "")), safe=""),
-            host=host, port=params.get("port", 5432), name=connection.settings_dict["NAME"],
-        )  # fmt: skip
-    processes: list[subprocess.Popen[bytes]] = []
+    return "postgres://{user}:{password}@{host}:{port}/{name}".format(
+        user=params.get("user", ""), password=quote(str(params.get("password", "")), safe=""),
+        host=host, port=params.get("port", 5432), name=connection.settings_dict["NAME"],
+    )  # fmt: skip
 
-    def start() -> str:
+
+# Server processes run with short timings so failover and breaker tests stay fast.
+SERVER_TEST_ENV = {
+    "BREAKER_COOLDOWN_SECONDS": "3",
+    "GATEWAY_BACKOFF_BASE_MS": "5",
+    "GATEWAY_BACKOFF_MAX_MS": "20",
+    "GATEWAY_MAX_BODY_BYTES": "200000",
+}
+
+
+class ServerProcesses:
+    """Real uvicorn processes serving the app on the test database and Redis db."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.processes: list = []
+
+    def start(self, **env_overrides: str) -> str:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+        from django.conf import settings
+
         port = _free_port()
         env = {
             **os.environ,
+            **SERVER_TEST_ENV,
+            **env_overrides,
             "DJANGO_SETTINGS_MODULE": "config.django.test",
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": self.database_url,
             "REDIS_URL": settings.REDIS_URL.split("?")[0]
             if settings.EMBEDDED_REDIS
             else settings.REDIS_URL,
@@ -126,7 +142,7 @@ def server_process(transactional_db):
              "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
             env=env,
         )  # fmt: skip
-        processes.append(proc)
+        self.processes.append(proc)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -134,10 +150,30 @@ def server_process(transactional_db):
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     return base
             except httpx.TransportError:
-                time.sleep(0.1)
+                time.sleep(0.05)
         raise RuntimeError("server process did not start")
 
-    yield start
-    for proc in processes:
-        proc.terminate()
-        proc.wait(timeout=10)
+    def stop_all(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+            proc.wait(timeout=10)
+        self.processes.clear()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """One server process for the whole session (per xdist worker). Tests that use it
+    need committed data: request ``transactional_db``."""
+    with django_db_blocker.unblock():
+        servers = ServerProcesses(_test_database_url())
+    yield servers.start()
+    servers.stop_all()
+
+
+@pytest.fixture
+def server_process(transactional_db):
+    """Start extra server processes for behaviour that must hold across processes.
+    Returns a starter; each call gives the base URL of a new process."""
+    servers = ServerProcesses(_test_database_url())
+    yield servers.start
+    servers.stop_all()

@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include(("accounts.api_urls", "api"))),
+    path("v1/", include("gateway.urls")),
     path("", include("accounts.urls")),
 ]

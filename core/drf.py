@@ -47,7 +47,7 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, TooManyRequests):
             headers["Retry-After"] = str(exc.retry_after)
         return Response(
-            error_body(exc.message, error_type=exc.error_type, code=exc.code),
+            error_body(exc.message, error_type=exc.error_type, code=exc.code, param=exc.param),
             status=exc.status_code,
             headers=headers,
         )

@@ -18,12 +18,18 @@ class ApplicationError(Exception):
     code = "invalid_request"
 
     def __init__(
-        self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        extra: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.param = param  # the request field at fault, when there is one
         self.extra = extra or {}
 
 
@@ -76,3 +82,41 @@ def error_body(
             "request_id": get_request_id(),
         }
     }
+
+
+class PaymentRequired(ApplicationError):
+    status_code = 402
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Unprocessable(ApplicationError):
+    """Well-formed and valid, but cannot be served as asked (e.g. over a context window)."""
+
+    status_code = 422
+    code = "unprocessable"
+
+
+class NotImplementedYet(ApplicationError):
+    status_code = 501
+    error_type = "not_implemented"
+    code = "not_implemented"
+
+
+class BadGateway(ApplicationError):
+    """Every provider in the chain failed, or one failed in a way we pass on."""
+
+    status_code = 502
+    error_type = "api_error"
+    code = "upstream_error"
+
+
+class GatewayTimeout(ApplicationError):
+    status_code = 504
+    error_type = "timeout_error"
+    code = "upstream_timeout"

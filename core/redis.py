@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from pathlib import Path
 
 import redis
@@ -34,13 +35,15 @@ def get_redis() -> redis.Redis:
     )
 
 
-_async_clients: dict[int, aioredis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def get_async_redis() -> aioredis.Redis:
     """An asyncio client bound to the running loop (asyncio pools cannot cross loops)."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
     if client is None:
         ensure_embedded_redis()
         client = aioredis.Redis.from_url(
@@ -48,5 +51,5 @@ def get_async_redis() -> aioredis.Redis:
             socket_timeout=_TIMEOUT_SECONDS,
             socket_connect_timeout=_TIMEOUT_SECONDS,
         )
-        _async_clients[loop_id] = client
+        _async_clients[loop] = client
     return client

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
-def local_secret(var_dir: Path, name: str, *, nbytes: int = 50) -> str:
-    """Return a random secret persisted in ``var/secrets/<name>``, creating it if missing."""
+def _random_token() -> str:
+    return secrets.token_urlsafe(50)
+
+
+def local_secret(var_dir: Path, name: str, *, generate: Callable[[], str] = _random_token) -> str:
+    """Return a secret persisted in ``var/secrets/<name>``, generating it if missing."""
     path = Path(var_dir) / "secrets" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(nbytes)
-    # O_EXCL: when two processes race on first start, one wins and both read its value.
+    # Write aside, then link into place: link fails if another process won the race, and
+    # nobody can ever read a half-written file.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent)
     try:
-        fd = path.open("x")
-    except FileExistsError:
-        return path.read_text().strip()
-    with fd:
-        fd.write(value)
-    path.chmod(0o600)
-    return value
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp_name, path)
+    finally:
+        os.unlink(tmp_name)
+    return path.read_text().strip()
+
+
+def local_fernet_key(var_dir: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    return local_secret(
+        var_dir, "field-encryption-key", generate=lambda: Fernet.generate_key().decode()
+    )

@@ -3,4 +3,9 @@ from django.apps import AppConfig
 
 class GatewayConfig(AppConfig):
     name = "gateway"
-    verbose_name = "Gateway (inference API, providers, routes): arrives with the gateway issue"
+    verbose_name = "Gateway: models, routes and providers"
+
+    def ready(self) -> None:
+        from gateway import signals
+
+        signals.connect()

@@ -109,6 +109,7 @@ MEDIA_URL = "media/"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GenAI Platform <noreply@localhost>")
@@ -116,6 +117,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GenAI Platform <nore
 from config.settings.auth import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.drf import *  # noqa: E402,F403
+from config.settings.encryption import *  # noqa: E402,F403
 from config.settings.firebase import *  # noqa: E402,F403
+from config.settings.gateway import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403

@@ -38,6 +38,10 @@ class Command(BaseCommand):
             self._announce_and_start(var_dir)
             if not options["no_migrate"]:
                 call_command("migrate", interactive=False, verbosity=1)
+            # Start-up work of the apps above core (e.g. applying GATEWAY_CONFIG), named in
+            # settings so core does not need to know about them.
+            for command in settings.STARTUP_COMMANDS:
+                call_command(command)
             connection.close()  # uvicorn workers open their own connections
             self.stdout.write(
                 self.style.SUCCESS(
