@@ -36,7 +36,13 @@ def test_provider_keys_are_write_only(staff_client):
     # Saving without typing a key keeps the stored one.
     staff_client.post(
         f"/admin/gateway/provider/{provider.pk}/change/",
-        {"name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "timeout_seconds": "45", "enabled": "on"},
+        {
+            "name": "openai",
+            "kind": "openai",
+            "base_url": "https://api.openai.com/v1",
+            "timeout_seconds": "45",
+            "enabled": "on",
+        },
     )
     provider.refresh_from_db()
     assert provider.timeout_seconds == 45
@@ -52,4 +58,9 @@ def test_rows_managed_by_the_config_file_are_read_only(staff_client, local_catal
     staff_client.post(f"/admin/gateway/catalogmodel/{model.pk}/change/", {"name": "renamed"})
     model.refresh_from_db()
     assert model.name == "local-extractive"
-    assert staff_client.post(f"/admin/gateway/catalogmodel/{model.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        staff_client.post(
+            f"/admin/gateway/catalogmodel/{model.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
