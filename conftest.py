@@ -130,12 +130,12 @@ class ServerProcesses:
         env = {
             **os.environ,
             **SERVER_TEST_ENV,
-            **env_overrides,
             "DJANGO_SETTINGS_MODULE": "config.django.test",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": settings.REDIS_URL.split("?")[0]
             if settings.EMBEDDED_REDIS
             else settings.REDIS_URL,
+            **env_overrides,  # last: a test may point a process at other servers
         }
         proc = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running uvicorn
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",

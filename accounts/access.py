@@ -33,6 +33,8 @@ class KeyContext:
     organization_id: int
     user_id: int | None
     scopes: tuple[str, ...]
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ class APIKeyAdmin(admin.ModelAdmin[APIKey]):
     list_select_related = ("team", "organization", "user")
     autocomplete_fields = ("team", "user")
     actions = ("revoke_keys", "rotate_keys")
-    fields = ("name", "team", "user", "scopes", "expires_at")
+    fields = ("name", "team", "user", "scopes", "expires_at", "rpm_limit", "tpm_limit")
     readonly_fields_on_change = (
         "team", "user", "prefix", "created_at", "revoked_at", "last_used_at", "rotated_from",
     )  # fmt: skip
@@ -154,8 +154,8 @@ class APIKeyAdmin(admin.ModelAdmin[APIKey]):
     def get_fields(self, request: HttpRequest, obj: APIKey | None = None) -> Any:
         if obj is None:
             return self.fields
-        return ("name", "prefix", "team", "user", "scopes", "created_at", "expires_at",
-                "revoked_at", "last_used_at", "rotated_from")  # fmt: skip
+        return ("name", "prefix", "team", "user", "scopes", "rpm_limit", "tpm_limit", "created_at",
+                "expires_at", "revoked_at", "last_used_at", "rotated_from")  # fmt: skip
 
     def has_delete_permission(self, request: HttpRequest, obj: APIKey | None = None) -> bool:
         return False  # revoke instead: the row is evidence for the ledger and the audit log

@@ -63,6 +63,8 @@ def _context_of(key: APIKey) -> KeyContext:
         organization_id=key.organization_id,
         user_id=key.user_id,
         scopes=tuple(key.scopes),
+        rpm_limit=key.rpm_limit,
+        tpm_limit=key.tpm_limit,
     )
 
 
@@ -158,11 +160,25 @@ async def authenticate_secret_async(secret: str, *, ip: str | None) -> KeyContex
             await _record_failure(ip)
             raise Unauthenticated("This API key has expired.", code="expired_api_key")
         await _touch_last_used(context)
-    except redis.RedisError as exc:
-        # Keys cannot be checked against revocation without Redis: refuse, do not guess.
+    except (redis.RedisError, OSError) as exc:
+        if settings.REDIS_FAILURE_POLICY == "allow":
+            logger.error(
+                "REDIS UNAVAILABLE during API key authentication (%s): checking the database only",
+                exc,
+            )
+            return await _authenticate_from_database(secret)
+        # The failure lockout and the cache live in Redis: refuse rather than run without them.
         logger.error("Redis unavailable during API key authentication: %s", exc)
         raise ServiceUnavailable("Authentication is temporarily unavailable.") from exc
     return context
+
+
+async def _authenticate_from_database(secret: str) -> KeyContext:
+    """REDIS_FAILURE_POLICY=allow only: no cache, no lockout; revocation still holds."""
+    key = await APIKey.objects.filter(secret_hash=hash_secret(secret)).afirst()
+    if key is None or not key.is_active:
+        raise Unauthenticated("Invalid API key.")
+    return _context_of(key)
 
 
 # The resource API (DRF) runs synchronously; it shares the one implementation.

@@ -175,6 +175,14 @@ class APIKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute for this key. Empty: the team's limit.",
+    )
+    tpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens per minute for this key. Empty: the team's limit."
+    )
     rotated_from = models.OneToOneField(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="successor"
     )

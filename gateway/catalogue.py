@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
+from billing.models import TeamBudget
 from core.redis import get_async_redis
 from gateway.models import CatalogModel, Pipeline, Provider, Route, TeamGatewaySettings
 from gateway.providers.base import ProviderConfig
@@ -56,11 +58,37 @@ class RouteEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamPolicy:
+    """A team's limits and settings, with platform defaults filled in."""
+
+    rpm: int  # 0 = unlimited
+    tpm: int
+    cache_ttl_seconds: int  # 0 = no cache
+    default_pipeline: str
+    budget_limit_usd: Decimal | None  # None = no budget limit
+    alert_threshold_percent: int
+
+
+def default_policy() -> TeamPolicy:
+    return TeamPolicy(
+        rpm=settings.GATEWAY_DEFAULT_TEAM_RPM,
+        tpm=settings.GATEWAY_DEFAULT_TEAM_TPM,
+        cache_ttl_seconds=settings.GATEWAY_DEFAULT_CACHE_TTL_SECONDS,
+        default_pipeline=Pipeline.AUTO.value,
+        budget_limit_usd=None,
+        alert_threshold_percent=80,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     version: str
     models: dict[str, ModelEntry] = field(default_factory=dict)
     routes: dict[str, RouteEntry] = field(default_factory=dict)
-    team_pipelines: dict[int, str] = field(default_factory=dict)
+    policies: dict[int, TeamPolicy] = field(default_factory=dict)
+
+    def policy(self, team_id: int) -> TeamPolicy:
+        return self.policies.get(team_id) or default_policy()
 
     def chain_for(
         self, team_id: int, requested: str
@@ -92,7 +120,7 @@ class Catalogue:
         return sorted(items)
 
     def default_pipeline(self, team_id: int) -> str:
-        return self.team_pipelines.get(team_id, Pipeline.AUTO)
+        return self.policy(team_id).default_pipeline
 
 
 def _load(version: str) -> Catalogue:
@@ -138,17 +166,44 @@ def _load(version: str) -> Catalogue:
         )
         for r in Route.objects.filter(enabled=True).prefetch_related("steps__model")
     }
-    pipelines = dict(TeamGatewaySettings.objects.values_list("team_id", "default_pipeline"))
-    return Catalogue(version=version, models=models, routes=routes, team_pipelines=pipelines)
+    return Catalogue(version=version, models=models, routes=routes, policies=_load_policies())
+
+
+def _load_policies() -> dict[int, TeamPolicy]:
+    base = default_policy()
+    policies: dict[int, TeamPolicy] = {}
+    for s in TeamGatewaySettings.objects.all():
+        policies[s.team_id] = replace(
+            base,
+            rpm=base.rpm if s.rpm_limit is None else s.rpm_limit,
+            tpm=base.tpm if s.tpm_limit is None else s.tpm_limit,
+            cache_ttl_seconds=base.cache_ttl_seconds
+            if s.cache_ttl_seconds is None
+            else s.cache_ttl_seconds,
+            default_pipeline=s.default_pipeline,
+        )
+    for budget in TeamBudget.objects.all():
+        policies[budget.team_id] = replace(
+            policies.get(budget.team_id, base),
+            budget_limit_usd=budget.monthly_limit_usd,
+            alert_threshold_percent=budget.alert_threshold_percent,
+        )
+    return policies
 
 
 _snapshot: Catalogue | None = None
 _reload_lock: asyncio.Lock | None = None
 
 
-async def current_catalogue() -> Catalogue:
-    """The snapshot matching the current version counter (reloaded when it moved)."""
+async def current_catalogue(*, skip_version_check: bool = False) -> Catalogue:
+    """The snapshot matching the current version key (reloaded when it moved).
+    ``skip_version_check``: Redis is down and the failure policy allows going on: use the
+    snapshot we have, or read the database."""
     global _snapshot, _reload_lock
+    if skip_version_check:
+        if _snapshot is None:
+            _snapshot = await sync_to_async(_load)("")
+        return _snapshot
     redis = get_async_redis()
     raw = await redis.get(VERSION_KEY)
     if raw is None:

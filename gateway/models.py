@@ -147,6 +147,21 @@ class TeamGatewaySettings(TimeStampedModel):
     """Per-team gateway behaviour. Teams without a row get the defaults."""
 
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="gateway_settings")
+    rpm_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute for the team. Empty: the platform default.",
+    )
+    tpm_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tokens per minute for the team. Empty: the platform default.",
+    )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds identical requests are answered from the cache. Empty: default; 0: off.",
+    )
     default_pipeline = models.CharField(
         max_length=8,
         choices=Pipeline.choices,

@@ -31,6 +31,7 @@ from gateway.breaker import (
 from gateway.catalogue import ModelEntry
 from gateway.providers.base import ProviderError, ProviderTimeout
 from gateway.providers.registry import provider_for
+from gateway.redis_policy import redis_guarded
 from gateway.types import ChatRequest, Completion, StreamEvent
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,11 @@ def _exhausted(trace: PoolTrace) -> ApplicationError:
 
 
 async def _admitted(model: ModelEntry, trace: PoolTrace) -> bool:
-    state = await breaker_admit(model.provider.id, probe_ttl_seconds=model.provider.timeout_seconds)
+    state = await redis_guarded(
+        breaker_admit(model.provider.id, probe_ttl_seconds=model.provider.timeout_seconds),
+        what="circuit breaker check",
+        fallback=BreakerState.CLOSED,
+    )
     if state is BreakerState.OPEN:
         trace.attempts.append(Attempt(model.name, model.provider.name, "breaker_open"))
         return False
@@ -144,7 +149,9 @@ async def _failed(model: ModelEntry, trace: PoolTrace, exc: ProviderError, start
         )
     )
     if exc.retryable:
-        await breaker_record_failure(model.provider.id)
+        await redis_guarded(
+            breaker_record_failure(model.provider.id), what="circuit breaker", fallback=False
+        )
     logger.warning(
         "provider %s (%s) failed: %s %s", model.provider.name, model.name, outcome, exc.status
     )
@@ -172,7 +179,9 @@ async def complete(chain: list[ModelEntry], request: ChatRequest) -> PoolResult:
             except ProviderError as caught:
                 exc = caught
             else:
-                await breaker_record_success(model.provider.id)
+                await redis_guarded(
+                    breaker_record_success(model.provider.id), what="circuit breaker", fallback=None
+                )
                 trace.attempts.append(
                     Attempt(model.name, model.provider.name, "ok", 200, "", _ms_since(started))
                 )
@@ -224,6 +233,10 @@ async def open_stream(chain: list[ModelEntry], request: ChatRequest) -> PoolStre
 async def stream_finished(model: ModelEntry, *, error: ProviderError | None) -> None:
     """Report how a stream that had started ended, for the provider's breaker."""
     if error is None:
-        await breaker_record_success(model.provider.id)
+        await redis_guarded(
+            breaker_record_success(model.provider.id), what="circuit breaker", fallback=None
+        )
     elif error.retryable:
-        await breaker_record_failure(model.provider.id)
+        await redis_guarded(
+            breaker_record_failure(model.provider.id), what="circuit breaker", fallback=False
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from billing.models import TeamBudget
 from gateway.catalogue import bump_catalogue_version
 from gateway.models import CatalogModel, Provider, Route, RouteStep, TeamGatewaySettings
 
@@ -16,7 +17,7 @@ def _catalogue_changed(sender: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    for model in (Provider, CatalogModel, Route, RouteStep, TeamGatewaySettings):
+    for model in (Provider, CatalogModel, Route, RouteStep, TeamGatewaySettings, TeamBudget):
         post_save.connect(
             _catalogue_changed, sender=model, dispatch_uid=f"catalogue-save-{model.__name__}"
         )

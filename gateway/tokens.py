@@ -27,3 +27,19 @@ def estimate_prompt_tokens(request: ChatRequest) -> int:
     for passage in request.context:
         total += estimate_text_tokens(passage.text)
     return total
+
+
+def prompt_tokens_upper_bound(request: ChatRequest) -> int:
+    """A count no tokenizer can exceed, for budget reservations that must never be too small:
+    byte-level BPE tokenizers emit at most one token per UTF-8 byte, plus a few special
+    tokens per message."""
+    total = 16
+    for message in request.messages:
+        total += 8 + len(message.content.encode())
+        for call in message.tool_calls:
+            total += len(call.name.encode()) + len(call.arguments.encode())
+    for tool in request.tools:
+        total += 16 + len((tool.name + tool.description + str(tool.parameters)).encode())
+    for passage in request.context:
+        total += len(passage.text.encode())
+    return total

@@ -133,6 +133,12 @@ def _json_body(request: HttpRequest) -> object:
         ) from exc
 
 
+def _cache_allowed(request: HttpRequest) -> bool:
+    """``Cache-Control: no-cache`` (or no-store) asks for a fresh answer."""
+    directives = {d.strip().lower() for d in request.headers.get("Cache-Control", "").split(",")}
+    return not directives & {"no-cache", "no-store"}
+
+
 def _sse_response(frames: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(frames, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -167,6 +173,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         request_id=get_request_id(),
         pipeline=parsed.pipeline or request.headers.get("X-Pipeline") or "direct",
         collections=parsed.collections,
+        use_cache=_cache_allowed(request),
     )
     response_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not parsed.stream:
@@ -216,6 +223,7 @@ async def messages(request: HttpRequest) -> HttpResponseBase:
         request=parsed.request,
         request_id=get_request_id(),
         pipeline=request.headers.get("X-Pipeline") or "direct",
+        use_cache=_cache_allowed(request),
     )
     message_id = f"msg_{uuid.uuid4().hex}"
     if not parsed.stream:
@@ -326,6 +334,7 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
         request_id=get_request_id(),
         pipeline=data.pipeline,
         collections=data.collections,
+        use_cache=_cache_allowed(request),
     )
     result = await services.chat_complete(call)
     usage = result.completion.usage
@@ -339,7 +348,7 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
         "tokens_in": usage.input_tokens,
         "tokens_out": usage.output_tokens,
         "latency_ms": round(result.latency_ms, 1),
-        "cached": False,
+        "cached": result.served.cached,
         "cost_usd": f"{result.cost:.8f}",
         "fallbacks": result.served.fallbacks,
         "finish_reason": result.completion.finish_reason,

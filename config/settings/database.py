@@ -17,5 +17,14 @@ else:
     }
     EMBEDDED_POSTGRES = True
 
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A connection pool per process (psycopg_pool, built into Django 5.1+). Async views run
+# their ORM calls in per-request threads; without a pool each concurrent request would
+# open its own connection and a burst would exhaust the server's max_connections. With it,
+# requests borrow from a bounded pool and wait briefly when it is busy.
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+    "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+    "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool: the pool keeps connections
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -30,3 +30,9 @@ LOCAL_MODEL_TOKEN_DELAY_MS = env.int("LOCAL_MODEL_TOKEN_DELAY_MS", default=0)
 # Management commands `make run` (manage.py serve) runs after migrating, before serving.
 # Production runs the same ones in its migrate job.
 STARTUP_COMMANDS = ["gateway_apply_config"]
+
+# Team limits when a team has none of its own (0 = unlimited). Keys may override per key.
+GATEWAY_DEFAULT_TEAM_RPM = env.int("GATEWAY_DEFAULT_TEAM_RPM", default=600)
+GATEWAY_DEFAULT_TEAM_TPM = env.int("GATEWAY_DEFAULT_TEAM_TPM", default=2_000_000)
+# Exact-match response cache TTL when a team sets none (0 = off).
+GATEWAY_DEFAULT_CACHE_TTL_SECONDS = env.int("GATEWAY_DEFAULT_CACHE_TTL_SECONDS", default=0)

@@ -168,4 +168,5 @@ def test_fallback_is_reported_in_headers_and_body(gateway, primary):
         "route": "resilient",
         "pipeline": "direct",
         "fallbacks": 1,
+        "cached": False,
     }
