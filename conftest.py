@@ -121,6 +121,7 @@ class ServerProcesses:
         import os
         import subprocess
         import sys
+        import tempfile
         import time
 
         import httpx
@@ -131,33 +132,60 @@ class ServerProcesses:
             **os.environ,
             **SERVER_TEST_ENV,
             "DJANGO_SETTINGS_MODULE": "config.django.test",
+            "GENAI_TEST_SERVER_PROCESS": "1",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": settings.REDIS_URL.split("?")[0]
             if settings.EMBEDDED_REDIS
             else settings.REDIS_URL,
             **env_overrides,  # last: a test may point a process at other servers
         }
+        log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
         proc = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running uvicorn
             [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
             env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.processes.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        # Generous: on a loaded 2-core machine, importing Django and the SDKs takes a while.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     return base
             except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server process did not start")
+                time.sleep(0.1)
+        output = open(log.name).read()[-3000:]  # noqa: SIM115
+        raise RuntimeError(
+            f"server process did not start (exit {proc.poll()}); its output:\n{output}"
+        )
 
     def stop_all(self) -> None:
         for proc in self.processes:
             proc.terminate()
             proc.wait(timeout=10)
         self.processes.clear()
+
+
+def wait_for_quiet_database(timeout: float = 10.0) -> None:
+    """Let server processes finish work they do after answering (ledger rows are written
+    after the response) before the test's teardown truncates the tables under them."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.access import KeyContext
 from accounts.models import APIKey
+from core.asyncdb import run_detached
 from core.errors import ServiceUnavailable, TooManyRequests, Unauthenticated
 from core.redis import get_async_redis, get_redis
 
@@ -130,7 +131,7 @@ async def _lookup(secret_hash: str) -> tuple[KeyContext, datetime | None] | None
     cached = await redis.get(cache_key)
     if cached is not None:
         return _from_cache(cached)
-    key = await APIKey.objects.filter(secret_hash=secret_hash).afirst()
+    key = await run_detached(APIKey.objects.filter(secret_hash=secret_hash).first)
     if key is None:
         return None  # unknown keys are not cached
     await redis.set(cache_key, _cache_value(key), ex=settings.API_KEY_CACHE_SECONDS, nx=True)
@@ -143,7 +144,9 @@ async def _touch_last_used(context: KeyContext) -> None:
     """Write last_used_at at most once per resolution window per key."""
     window = settings.API_KEY_LAST_USED_RESOLUTION_SECONDS
     if await get_async_redis().set(_LAST_USED_KEY.format(context.key_id), 1, ex=window, nx=True):
-        await APIKey.objects.filter(pk=context.key_id).aupdate(last_used_at=timezone.now())
+        await run_detached(
+            APIKey.objects.filter(pk=context.key_id).update, last_used_at=timezone.now()
+        )
 
 
 async def authenticate_secret_async(secret: str, *, ip: str | None) -> KeyContext:
@@ -175,7 +178,7 @@ async def authenticate_secret_async(secret: str, *, ip: str | None) -> KeyContex
 
 async def _authenticate_from_database(secret: str) -> KeyContext:
     """REDIS_FAILURE_POLICY=allow only: no cache, no lockout; revocation still holds."""
-    key = await APIKey.objects.filter(secret_hash=hash_secret(secret)).afirst()
+    key = await run_detached(APIKey.objects.filter(secret_hash=hash_secret(secret)).first)
     if key is None or not key.is_active:
         raise Unauthenticated("Invalid API key.")
     return _context_of(key)

@@ -405,6 +405,7 @@ class TargetResult:
     target: Target
     throughput: Throughput | None = None
     server_cpu_ms_per_req: float = math.nan
+    server_sys_share: float = math.nan  # of that CPU time, the kernel's share
     peer_cpu_ms_per_req: float = math.nan
     latency: Sequential | None = None
     ttft: Sequential | None = None
@@ -434,7 +435,7 @@ class TargetResult:
 
 def measure_throughput(
     run: Run, target: Target, peer_pid: int, *, seconds: float, warmup: float
-) -> tuple[Throughput, float, float]:
+) -> tuple[Throughput, float, float, float]:
     args = run.args
     script = loadgen.write_wrk_script(target, run.work) if args.loadgen == "wrk" else None
 
@@ -454,13 +455,15 @@ def measure_throughput(
 
     run_nonce = args.nonce
     go(warmup, f"{run_nonce}-{target.name}-warm")
-    cpu_before = procs.cpu_seconds(target.server_pid)
+    user0, sys0 = procs.cpu_times(target.server_pid)
     peer_before = procs.cpu_seconds(peer_pid)
     result = go(seconds, f"{run_nonce}-{target.name}-tp")
-    server_ms = (procs.cpu_seconds(target.server_pid) - cpu_before) * 1000
+    user1, sys1 = procs.cpu_times(target.server_pid)
     peer_ms = (procs.cpu_seconds(peer_pid) - peer_before) * 1000
     n = max(result.requests, 1)
-    return result, server_ms / n, peer_ms / n
+    server_s = (user1 - user0) + (sys1 - sys0)
+    sys_share = (sys1 - sys0) / server_s if server_s else math.nan
+    return result, server_s * 1000 / n, sys_share, peer_ms / n
 
 
 def profile_target(run: Run, target: Target, *, seconds: float) -> Throughput | None:
@@ -593,7 +596,7 @@ def build_report(
         f"Python {platform.python_version()}, load generator {meta['loadgen']}  ",
         f"Load average before the run: {meta['loadavg']}",
         "",
-        "| target | req/s (32 conns) | server CPU ms/req | latency p50 / p99 ms "
+        "| target | req/s (32 conns) | server CPU ms/req (kernel share) | latency p50 / p99 ms "
         "| added p50 / p99 ms | TTFT p50 / p99 ms | added TTFT p50 / p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -603,7 +606,7 @@ def build_report(
         row = [
             r.target.label,
             fmt(tp.rps, 0) if tp else "n/a",
-            fmt(r.server_cpu_ms_per_req),
+            f"{fmt(r.server_cpu_ms_per_req)} ({fmt(100 * r.server_sys_share, 0)}%)",
             (
                 f"{fmt(percentile(lat.samples_ms, 50))} / {fmt(percentile(lat.samples_ms, 99))}"
                 if lat
@@ -669,6 +672,13 @@ def build_report(
     for r in results:
         for note in r.error_notes():
             checks.append(f"- ERRORS {r.target.label}: {note}")
+    for name, label in (("ours", "our gateway"), ("litellm", "LiteLLM")):
+        count, first = procs.count_error_lines(run.logs / f"{name}.log")
+        if count:
+            checks.append(
+                f"- {label}'s log has {count} error/traceback line(s) (answers were all 200; "
+                f"see bench/results/logs/{name}.log), first: `{first.strip()[:200]}`"
+            )
     if not valid:
         checks.append("- **This run had errors: it is not a valid result.**")
     lines += ["", *checks, "", "Method:", ""]
@@ -932,9 +942,12 @@ def measure_all(run: Run, loadavg: str) -> int:
     results = [TargetResult(t) for t in targets]
     for r in results:
         log(f"throughput: {r.target.label}, {args.warmup:g}s warm-up + {args.duration:g}s")
-        r.throughput, r.server_cpu_ms_per_req, r.peer_cpu_ms_per_req = measure_throughput(
-            run, r.target, peer.pid, seconds=args.duration, warmup=args.warmup
-        )
+        (
+            r.throughput,
+            r.server_cpu_ms_per_req,
+            r.server_sys_share,
+            r.peer_cpu_ms_per_req,
+        ) = measure_throughput(run, r.target, peer.pid, seconds=args.duration, warmup=args.warmup)
         log(f"  {r.throughput.rps:.0f} req/s, errors {r.throughput.errors}")
     for r in results:
         log(f"latency: {r.target.label}, {args.requests} sequential requests")

@@ -164,8 +164,22 @@ def run_checked(
     return completed.stdout
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (not its children), from /proc."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process, all its threads, not its children."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
+
+
+def count_error_lines(path: Path) -> tuple[int, str]:
+    """Lines of a server log that report an error or a traceback, and the first of them."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return 0, ""
+    bad = [line for line in lines if " ERROR " in line or line.startswith("Traceback")]
+    return len(bad), (bad[0] if bad else "")

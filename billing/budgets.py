@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.db.models import Sum
 
 from billing.models import UsageRecord
+from core.asyncdb import run_detached
 from core.errors import PaymentRequired
 from core.redis import get_async_redis
 
@@ -79,7 +79,7 @@ def _ledger_spend_nano(team_id: int, month: date) -> int:
 
 async def rebuild_budget_counter(team_id: int, month: date) -> None:
     """Recreate a missing counter from the ledger (in-flight reservations start at 0)."""
-    spent = await sync_to_async(_ledger_spend_nano)(team_id, month)
+    spent = await run_detached(_ledger_spend_nano, team_id, month)
     redis = get_async_redis()
     key = _key(team_id, month)
     # HSETNX: if another process rebuilt it meanwhile, keep theirs.

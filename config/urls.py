@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include(("accounts.api_urls", "api"))),
+    path("api/", include(("billing.api_urls", "billing-api"))),
     path("v1/", include("gateway.urls")),
     path("", include("accounts.urls")),
 ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from core.asyncdb import run_detached
 from core.redis import get_async_redis
 
 _PROBE_TIMEOUT_SECONDS = 2.0
@@ -33,7 +33,7 @@ async def _check(name: str, probe: object) -> tuple[str, str]:
 async def readyz(request: HttpRequest) -> JsonResponse:
     results = dict(
         await asyncio.gather(
-            _check("database", sync_to_async(_database_answers)()),
+            _check("database", run_detached(_database_answers)),
             _check("redis", get_async_redis().ping()),
         )
     )

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from billing.models import TeamBudget
+from core.asyncdb import run_detached
 from core.redis import get_async_redis
 from gateway.models import CatalogModel, Pipeline, Provider, Route, TeamGatewaySettings
 from gateway.providers.base import ProviderConfig
@@ -202,7 +202,7 @@ async def current_catalogue(*, skip_version_check: bool = False) -> Catalogue:
     global _snapshot, _reload_lock
     if skip_version_check:
         if _snapshot is None:
-            _snapshot = await sync_to_async(_load)("")
+            _snapshot = await run_detached(_load, "")
         return _snapshot
     redis = get_async_redis()
     raw = await redis.get(VERSION_KEY)
@@ -218,7 +218,7 @@ async def current_catalogue(*, skip_version_check: bool = False) -> Catalogue:
         _reload_lock = asyncio.Lock()
     async with _reload_lock:  # one reload per process, not one per waiting request
         if _snapshot is None or _snapshot.version != version:
-            _snapshot = await sync_to_async(_load)(version)
+            _snapshot = await run_detached(_load, version)
         return _snapshot
 
 

@@ -16,12 +16,12 @@ from decimal import Decimal
 from typing import TypeVar
 
 import redis
-from asgiref.sync import sync_to_async
 
 from accounts.access import KeyContext
 from billing.budgets import Reservation, budget_reserve, budget_settle, month_start
 from billing.models import UsageStatus
 from billing.services import HARD_LIMIT_PERCENT, UsageEntry, budget_alerts_for, usage_record_create
+from core.asyncdb import run_detached
 from core.errors import PaymentRequired
 from core.redis import get_async_redis
 from gateway import cache, ratelimit
@@ -116,7 +116,8 @@ async def _raise_alerts(
 ) -> None:
     if policy.budget_limit_usd is None:
         return
-    await sync_to_async(budget_alerts_for)(
+    await run_detached(
+        budget_alerts_for,
         team_id=key.team_id,
         organization_id=key.organization_id,
         month=month_start(),
@@ -194,7 +195,7 @@ async def settle(gate: Gate, outcome: Outcome, *, request_id: str) -> None:
             stream=outcome.stream,
             fallbacks=outcome.fallbacks,
         )
-        await sync_to_async(usage_record_create)(entry)
+        await run_detached(usage_record_create, entry)
     try:
         await _settle_mirrors(gate, outcome, cost=cost, tokens=input_tokens + output_tokens)
     except (redis.RedisError, OSError) as exc:

@@ -10,5 +10,6 @@ urlpatterns = [
     path("models", views.models_list, name="models"),
     path("models/<path:model_id>", views.model_detail, name="model-detail"),
     path("generate", views.generate, name="generate"),
+    path("usage", views.usage, name="usage"),
     re_path(r"^(?P<rest>.*)$", views.not_found),
 ]

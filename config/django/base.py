@@ -55,6 +55,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The inference API (/v1, see config/asgi.py) runs with only these.
+API_MIDDLEWARE = ["core.middleware.RequestIdMiddleware"]
+
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -7,6 +7,9 @@ from config.django.base import REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in prod
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Keep async code's ORM calls on the test's connection, inside its transaction. Server
+# processes started by tests (DATABASE_URL set by the fixture) run the production way.
+ASYNC_ORM_IN_CALLER_THREAD = os.environ.get("GENAI_TEST_SERVER_PROCESS") != "1"
 
 # Each pytest-xdist worker gets its own Redis logical database, so workers can flush
 # theirs between tests without touching each other's (or the dev server's db 0).

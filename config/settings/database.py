@@ -26,5 +26,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
     "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
 }
+# See core/asyncdb.py; only tests turn this on.
+ASYNC_ORM_IN_CALLER_THREAD = False
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool: the pool keeps connections
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

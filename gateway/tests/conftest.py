@@ -3,6 +3,7 @@ and Anthropic wire protocols, a catalogue pointing at them, and a team API key."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from accounts import services as account_services
 from accounts.access import Actor
+from conftest import wait_for_quiet_database
 from gateway.models import CatalogModel, Provider, Route, RouteStep
 from gateway.testing.peers import PeerServer
 
@@ -76,6 +78,11 @@ class Gateway:
 def make_catalogue(
     primary: PeerServer, backup: PeerServer
 ) -> tuple[dict[str, Provider], dict[str, CatalogModel]]:
+    # Start from an empty catalogue whatever the data migration (or an earlier test) left.
+    RouteStep.objects.all().delete()
+    Route.objects.all().delete()
+    CatalogModel.objects.all().delete()
+    Provider.objects.all().delete()
     providers = {
         "openai-primary": Provider.objects.create(
             name="openai-primary",
@@ -131,12 +138,13 @@ def make_catalogue(
 
 
 @pytest.fixture
-def gateway(live_server_url, transactional_db, world, primary, backup) -> Gateway:
+def gateway(live_server_url, transactional_db, world, primary, backup) -> Iterator[Gateway]:
     providers, models = make_catalogue(primary, backup)
     _, secret = account_services.api_key_create(
         actor=Actor(user=world.owner_a), team=world.team_a, name="sdk", user=world.owner_a
     )
-    return Gateway(url=live_server_url, secret=secret, providers=providers, models=models)
+    yield Gateway(url=live_server_url, secret=secret, providers=providers, models=models)
+    wait_for_quiet_database()
 
 
 @pytest.fixture

@@ -7,18 +7,26 @@ never start a server.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
 
-from core.embedded import ensure_postgres
+from core.embedded import EmbeddedPostgres, ensure_postgres
+
+
+@functools.cache
+def _server(var_dir: str) -> EmbeddedPostgres:
+    # Once per process: Django asks for connection parameters on every (pooled) connect,
+    # and the check takes a file lock.
+    return ensure_postgres(Path(var_dir))
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
-        server = ensure_postgres(Path(settings.VAR_DIR))
+        server = _server(str(settings.VAR_DIR))
         self.settings_dict["HOST"] = server.host
         self.settings_dict["PORT"] = str(server.port)
         self.settings_dict["USER"] = server.user
