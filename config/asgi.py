@@ -20,7 +20,13 @@ browser_application = get_asgi_application()
 
 
 class InferenceAPIHandler(ASGIHandler):
-    """Django's ASGI handler with API_MIDDLEWARE instead of MIDDLEWARE."""
+    """Django's ASGI handler with API_MIDDLEWARE instead of MIDDLEWARE, and without a
+    thread of its own for every request (Django's per-request ThreadSensitiveContext): the
+    API's views never run thread-sensitive sync code, so the one thread Django still uses
+    to close each response can be shared."""
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        await self.handle(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
         # BaseHandler reads settings.MIDDLEWARE; swap it only while this handler is built,

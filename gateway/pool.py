@@ -53,17 +53,9 @@ class PoolTrace:
 
     @property
     def fallbacks(self) -> int:
-        """How many models were given up on before the one that answered."""
-        answered = [a for a in self.attempts if a.outcome == "ok"]
-        if not answered:
-            return len({a.model for a in self.attempts}) - 1 if self.attempts else 0
-        models_before = []
-        for attempt in self.attempts:
-            if attempt.model == answered[-1].model:
-                break
-            if attempt.model not in models_before:
-                models_before.append(attempt.model)
-        return len(models_before)
+        """How many models of the chain were given up on (before the one that answered)."""
+        tried = list(dict.fromkeys(a.model for a in self.attempts))  # in order, distinct
+        return max(len(tried) - 1, 0)
 
 
 @dataclass(slots=True)

@@ -46,7 +46,7 @@ from core.requestid import get_request_id
 from gateway import services
 from gateway.catalogue import current_catalogue
 from gateway.tokens import estimate_prompt_tokens
-from gateway.types import ChatRequest, Message
+from gateway.types import ChatRequest, Message, StreamEvent
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import openai as openai_wire
 
@@ -150,6 +150,25 @@ def _sse_response(frames: AsyncIterator[bytes], headers: dict[str, str]) -> Stre
     return response
 
 
+class StreamEncoder(Protocol):
+    def encode(self, event: StreamEvent) -> bytes: ...
+
+    def error(self, exc: ApplicationError) -> bytes: ...
+
+
+async def _frames(
+    stream: services.ChatStream, encoder: StreamEncoder, *, closing: Callable[[], bytes]
+) -> AsyncIterator[bytes]:
+    """Encode a stream's events; a failure after the first byte becomes an error event."""
+    try:
+        async for event in stream.events:
+            yield encoder.encode(event)
+    except ApplicationError as exc:
+        yield encoder.error(exc)
+        return
+    yield closing()
+
+
 def _with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
     for name, value in headers.items():
         response[name] = value
@@ -195,17 +214,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         created=created,
         include_usage=parsed.include_usage,
     )
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            async for event in stream.events:
-                yield encoder.encode(event)
-        except ApplicationError as exc:
-            yield encoder.error(exc)
-            return
-        yield encoder.done()
-
-    return _sse_response(frames(), stream.served.headers())
+    return _sse_response(_frames(stream, encoder, closing=encoder.done), stream.served.headers())
 
 
 # --- Anthropic: POST /v1/messages -----------------------------------------------------------
@@ -243,17 +252,7 @@ async def messages(request: HttpRequest) -> HttpResponseBase:
         model=stream.served.model.name,
         input_tokens_estimate=estimate_prompt_tokens(parsed.request),
     )
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            async for event in stream.events:
-                yield encoder.encode(event)
-        except ApplicationError as exc:
-            yield encoder.error(exc)
-            return
-        yield encoder.finish()
-
-    return _sse_response(frames(), stream.served.headers())
+    return _sse_response(_frames(stream, encoder, closing=encoder.finish), stream.served.headers())
 
 
 # --- Models: GET /v1/models, GET /v1/models/{id} --------------------------------------------
