@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.access import Actor, KeyContext, access_api_key, access_organization, access_team
+from accounts.authentication import FirebaseAuthentication
 from accounts.models import APIKey, Role, Scope, User
 from core.errors import Forbidden
 from core.http import client_ip
@@ -50,9 +51,8 @@ class MeApi(APIView):
                 "scopes": list(actor.key.scopes),
             }
             method = "api_key"
-        elif (
-            request.auth is None
-            and request.successful_authenticator.__class__.__name__ == "FirebaseAuthentication"
+        elif request.auth is None and isinstance(
+            request.successful_authenticator, FirebaseAuthentication
         ):
             method = "firebase"
         else:

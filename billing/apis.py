@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,8 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.access import access_team
 from accounts.apis import actor_of
-from billing.selectors import parse_month, team_cost_report
-from core.errors import ValidationFailed
+from billing.selectors import month_param, team_cost_report
 
 MONTH_PARAMETER = OpenApiParameter("month", str, description="YYYY-MM (default: this month, UTC)")
 
@@ -25,12 +22,5 @@ class TeamCostApi(APIView):
     )
     def get(self, request: Request, team_id: int) -> Response:
         team = access_team(actor_of(request), team_id)
-        month = parse_month_or_400(request)
+        month = month_param(request.query_params.get("month"))
         return Response(team_cost_report(team=team, month=month).as_dict())
-
-
-def parse_month_or_400(request: Request) -> date:
-    try:
-        return parse_month(request.query_params.get("month"))
-    except ValueError as exc:
-        raise ValidationFailed("month must look like 2026-11.", param="month") from exc

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Sum
 
-from billing.models import UsageRecord
+from billing.selectors import month_rows, month_start
 from core.asyncdb import run_detached
 from core.errors import PaymentRequired
 from core.redis import get_async_redis
@@ -52,11 +52,6 @@ def to_nano(amount: Decimal) -> int:
     return math.ceil(amount * NANO)
 
 
-def month_start(moment: datetime | None = None) -> date:
-    moment = moment or datetime.now(UTC)
-    return date(moment.year, moment.month, 1)
-
-
 def _key(team_id: int, month: date) -> str:
     return f"budget:{{t{team_id}}}:{month:%Y-%m}"
 
@@ -69,11 +64,7 @@ class Reservation:
 
 
 def _ledger_spend_nano(team_id: int, month: date) -> int:
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    end = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=UTC)
-    total = UsageRecord.objects.filter(
-        team_id=team_id, created_at__gte=start, created_at__lt=end
-    ).aggregate(total=Sum("cost_usd"))["total"]
+    total = month_rows(team_id=team_id, month=month).aggregate(total=Sum("cost_usd"))["total"]
     return to_nano(total or Decimal(0))
 
 

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import Team
 from billing.models import TeamBudget, UsageRecord
+from core.errors import ValidationFailed
 
 ZERO = Decimal(0)
 
@@ -64,10 +65,10 @@ def _next_month(month: date) -> date:
     return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
 
 
-def month_rows(*, team: Team, month: date) -> QuerySet[UsageRecord]:
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+def month_rows(*, team_id: int, month: date) -> QuerySet[UsageRecord]:
+    start = datetime.combine(month, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(_next_month(month), datetime.min.time(), tzinfo=UTC)
-    return UsageRecord.objects.filter(team=team, created_at__gte=start, created_at__lt=end)
+    return UsageRecord.objects.filter(team_id=team_id, created_at__gte=start, created_at__lt=end)
 
 
 _TOTALS = {
@@ -93,7 +94,7 @@ def _group(rows: QuerySet[UsageRecord], key: str, label: str) -> list[dict[str, 
 
 
 def team_cost_report(*, team: Team, month: date) -> CostReport:
-    rows = month_rows(team=team, month=month)
+    rows = month_rows(team_id=team.pk, month=month)
     totals = rows.aggregate(**_TOTALS)
     budget = (
         TeamBudget.objects.filter(team=team).values_list("monthly_limit_usd", flat=True).first()
@@ -112,10 +113,23 @@ def team_cost_report(*, team: Team, month: date) -> CostReport:
     )
 
 
+def month_start(moment: date | None = None) -> date:
+    """The first day of the (UTC) month of ``moment``, by default now."""
+    moment = moment or datetime.now(UTC).date()
+    return date(moment.year, moment.month, 1)
+
+
 def parse_month(value: str | None, *, today: date | None = None) -> date:
     """'2026-11' -> date(2026, 11, 1); empty -> the current month (UTC)."""
     if not value:
-        now = today or datetime.now(UTC).date()
-        return date(now.year, now.month, 1)
+        return month_start(today)
     parsed = datetime.strptime(value, "%Y-%m")
     return date(parsed.year, parsed.month, 1)
+
+
+def month_param(value: str | None) -> date:
+    """parse_month for request parameters: a bad value is the client's 400."""
+    try:
+        return parse_month(value)
+    except ValueError as exc:
+        raise ValidationFailed("month must look like 2026-11.", param="month") from exc

@@ -13,13 +13,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
 
 import redis
 
 from accounts.access import KeyContext
-from billing.budgets import Reservation, budget_reserve, budget_settle, month_start
+from billing.budgets import NANO, Reservation, budget_reserve, budget_settle
 from billing.models import UsageStatus
+from billing.selectors import month_start
 from billing.services import HARD_LIMIT_PERCENT, UsageEntry, budget_alerts_for, usage_record_create
 from core.asyncdb import run_detached
 from core.errors import PaymentRequired
@@ -27,12 +27,10 @@ from core.redis import get_async_redis
 from gateway import cache, ratelimit
 from gateway.catalogue import ModelEntry, TeamPolicy
 from gateway.redis_policy import redis_guarded
-from gateway.tokens import estimate_prompt_tokens, prompt_tokens_upper_bound
+from gateway.tokens import estimate_prompt_tokens, prompt_tokens_upper_bound, tokens_for_chars
 from gateway.types import ChatRequest, Completion
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-NANO = Decimal(1_000_000_000)
 
 
 @dataclass(slots=True)
@@ -162,7 +160,7 @@ def _usage_and_cost(gate: Gate, outcome: Outcome) -> tuple[int, int, Decimal]:
         # Cut short before usage was reported: the provider saw the prompt and produced
         # what was streamed, and will bill it; charge our estimate of that.
         input_tokens = gate.estimated_prompt_tokens
-        output_tokens = -(-outcome.partial_output_chars // 4)
+        output_tokens = tokens_for_chars(outcome.partial_output_chars)
     else:
         return 0, 0, Decimal(0)  # refused or failed before producing anything: nothing used
     if outcome.cached or outcome.served is None:

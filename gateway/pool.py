@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
@@ -82,8 +82,6 @@ def _backoff_seconds(retry: int) -> float:
 def _fit_to_model(request: ChatRequest, model: ModelEntry) -> ChatRequest:
     if request.max_tokens <= model.max_output_tokens:
         return request
-    from dataclasses import replace
-
     return replace(request, max_tokens=model.max_output_tokens)
 
 

@@ -160,10 +160,10 @@ async def _prepare(call: GatewayCall) -> tuple[_Plan, Gate]:
     return plan, gate
 
 
-def _outcome(
-    call: GatewayCall, plan: _Plan, *, stream: bool, status: UsageStatus = UsageStatus.OK
-) -> Outcome:
-    return Outcome(status=status, model_requested=call.model, pipeline=plan.pipeline, stream=stream)
+def _outcome(call: GatewayCall, plan: _Plan, *, stream: bool) -> Outcome:
+    return Outcome(
+        status=UsageStatus.OK, model_requested=call.model, pipeline=plan.pipeline, stream=stream
+    )
 
 
 async def _from_cache(plan: _Plan, gate: Gate) -> tuple[Completion, ModelEntry] | None:
@@ -277,7 +277,6 @@ async def _relay(
         while True:
             if isinstance(event, TextDelta):
                 text.append(event.text)
-                outcome.partial_output_chars += len(event.text)
             elif isinstance(event, StreamEnd):
                 outcome.completion = Completion(
                     text="".join(text),
@@ -306,6 +305,7 @@ async def _relay(
         outcome.status = UsageStatus.CLIENT_CANCELLED
         raise
     finally:
+        outcome.partial_output_chars = sum(map(len, text))  # what a cut-short stream used
         if outcome.completion is None and outcome.status == UsageStatus.OK:
             outcome.status = UsageStatus.CLIENT_CANCELLED
         governance.settle_detached(gate, outcome, request_id=request_id)

@@ -31,7 +31,7 @@ from accounts.access import KeyContext
 from accounts.apikeys import authenticate_secret_async
 from accounts.authentication import presented_api_key
 from accounts.models import Scope, Team
-from billing.selectors import parse_month, team_cost_report
+from billing.selectors import month_param, team_cost_report
 from core.asyncdb import run_detached
 from core.errors import (
     ApplicationError,
@@ -361,10 +361,7 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
 async def usage(request: HttpRequest) -> HttpResponseBase:
     """The calling key's team: budget, spend, remaining, utilization, by model and by day."""
     key = await _authenticate(request)
-    try:
-        month = parse_month(request.GET.get("month"))
-    except ValueError as exc:
-        raise ValidationFailed("month must look like 2026-11.", param="month") from exc
+    month = month_param(request.GET.get("month"))
     team = await run_detached(Team.objects.get, pk=key.team_id)
     report = await run_detached(team_cost_report, team=team, month=month)
     return JsonResponse(report.as_dict())

@@ -8,6 +8,7 @@ import pytest
 
 from billing import budgets
 from billing.models import BudgetAlert, UsageRecord, UsageStatus
+from billing.selectors import month_start
 from billing.services import budget_alerts_for
 from billing.signals import budget_threshold_crossed
 from core.errors import PaymentRequired
@@ -76,7 +77,7 @@ def test_each_alert_is_raised_once_and_announced(world):
             budget_alerts_for(
                 team_id=world.team_a.pk,
                 organization_id=world.org_a.pk,
-                month=budgets.month_start(),
+                month=month_start(),
                 spent=Decimal("0.85"),
                 limit=Decimal("1"),
                 percents=[80],
