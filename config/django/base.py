@@ -118,10 +118,15 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GenAI Platform <noreply@localhost>")
 
 from config.settings.auth import *  # noqa: E402,F403
+from config.settings.billing import *  # noqa: E402,F403
+from config.settings.celery import *  # noqa: E402,F403
+from config.settings.channels import *  # noqa: E402,F403
+from config.settings.chat import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.drf import *  # noqa: E402,F403
 from config.settings.encryption import *  # noqa: E402,F403
 from config.settings.firebase import *  # noqa: E402,F403
 from config.settings.gateway import *  # noqa: E402,F403
+from config.settings.knowledge import *  # noqa: E402,F403
 from config.settings.logging import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403

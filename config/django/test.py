@@ -13,10 +13,13 @@ ASYNC_ORM_IN_CALLER_THREAD = os.environ.get("GENAI_TEST_SERVER_PROCESS") != "1"
 
 # Each pytest-xdist worker gets its own Redis logical database, so workers can flush
 # theirs between tests without touching each other's (or the dev server's db 0).
-# TEST_SLOT (0-2) lets separate pytest runs share one machine without sharing state.
+# TEST_SLOT (0-6, two xdist workers each) lets separate pytest runs share one machine
+# without sharing state: Redis has 16 databases and db 0 belongs to the dev server.
 _slot = int(os.environ.get("TEST_SLOT", "0"))
 _worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_redis_db = 1 + _slot * 5 + _worker
+if not (0 <= _slot <= 6 and _worker <= 1):
+    raise ValueError("TEST_SLOT must be 0-6, with at most two xdist workers (-n 2)")
+_redis_db = 1 + _slot * 2 + _worker
 if _slot:
     DATABASES["default"]["TEST"] = {"NAME": f"test_genai_slot{_slot}"}  # noqa: F405
 REDIS_URL = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}db={_redis_db}"

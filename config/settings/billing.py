@@ -1,0 +1,1 @@
+"""Billing: plans, credits, Stripe (dj-stripe), rollups and alerts."""

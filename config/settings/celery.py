@@ -1,0 +1,1 @@
+"""Celery: broker on Redis, worker and beat (the knowledge issue owns this module)."""

@@ -1,0 +1,1 @@
+"""Channels: the Redis channel layer for WebSockets (the chat issue owns this module)."""

@@ -1,0 +1,1 @@
+"""Browser chat: context length, retention (the chat issue owns this module)."""

@@ -1,0 +1,1 @@
+"""Knowledge bases: storage, ingestion limits, embeddings, search (the knowledge issue owns this module)."""
