@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1.7-labs
 # Production image: the ASGI web app (uvicorn), and the same image for the migrate job and,
 # later, the Celery worker and beat (they override the command).
 #
@@ -27,6 +28,9 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
+# uv.lock takes PyTorch's CPU build from /opt/wheels (decision 0011); `make image-context`
+# copies it from the build machine into wheels/ beside this file.
+COPY wheels/ /opt/wheels/
 
 # --frozen: install exactly what uv.lock says and fail if it is out of date with
 # pyproject.toml, never re-resolve. --no-dev: no test or lint tools in production.
@@ -53,7 +57,8 @@ RUN groupadd --system --gid 10001 app \
 
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
-COPY . .
+# wheels/ served the build stage only.
+COPY --exclude=wheels . .
 
 # collectstatic imports the production settings, which insist on a secret key and allowed
 # hosts; DATABASE_URL and REDIS_URL are set so that the embedded development servers are

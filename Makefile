@@ -10,7 +10,7 @@ PORT ?= 8000
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"/\1/p;}' uv.lock)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint stop install fmt check-deploy
+.PHONY: run test lint stop install fmt check-deploy image-context
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ fmt: install
 
 stop: install
 	$(VENV)/bin/python manage.py embedded stop
+
+# The Docker build context needs the CPU PyTorch wheel that uv.lock points at (decision 0011).
+image-context:
+	mkdir -p wheels && cp /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl wheels/
