@@ -176,7 +176,13 @@ def wait_for_quiet_database(timeout: float = 10.0) -> None:
 
     from django.db import connection
 
+    from gateway.ledger import STREAM
+
     deadline = time.monotonic() + timeout
+    # Rows still queued in the ledger stream are written by a server's drainer at any
+    # moment: wait until the stream is empty, then until the database is idle.
+    while get_redis().xlen(STREAM) and time.monotonic() < deadline:
+        time.sleep(0.05)
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(

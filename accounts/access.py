@@ -25,9 +25,12 @@ from core.errors import Forbidden, NotFound
 
 @dataclass(frozen=True)
 class KeyContext:
-    """What an API key authenticates: a team, its organization and the key's scopes."""
+    """What an API key authenticates: a team, its organization and the key's scopes.
 
-    key_id: int
+    ``key_id`` is None when a signed-in person calls the gateway in-process from the browser
+    chat: the call is then attributed to the user and the team, with no key."""
+
+    key_id: int | None
     prefix: str
     team_id: int
     organization_id: int

@@ -54,6 +54,7 @@ UPSTREAM_MODEL = "gpt-4o"
 CONNECTIONS = 32
 BENCH_EMAIL = "bench@example.test"
 DOC_HEADING = "## Gateway overhead vs LiteLLM"
+ANALYSIS_HEADING = "### Where our time goes"  # kept when --write refreshes the table
 # Environment that must not leak into the servers under test (they would use other
 # databases, keys or settings than the benchmark intends).
 _SCRUB = (
@@ -235,6 +236,10 @@ def ours_environment(run: Run, peer_port: int) -> dict[str, str]:
             "GATEWAY_DEFAULT_TEAM_RPM": "100000000",
             "GATEWAY_DEFAULT_TEAM_TPM": "1000000000000",
             "GATEWAY_DEFAULT_CACHE_TTL_SECONDS": "300",
+            # An organization on no plan (an enterprise tenant invoiced by contract): no
+            # plan rate limit and no credit metering to run out of; the budget
+            # reservation script still runs, credits branch included.
+            "BILLING_DEFAULT_PLAN": "",
         }
     )
     for item in run.args.gateway_env:
@@ -314,6 +319,16 @@ try:
     out["budget_usd"] = "%s"
 except Exception as exc:
     out["budget_error"] = repr(exc)
+try:
+    # No billing plan (see BILLING_DEFAULT_PLAN in ours_environment): drop an account an
+    # earlier run may have created, and the Redis mirror of its credits.
+    from billing.models import BillingAccount
+    from billing.credits import credit_key
+    from core.redis import get_redis
+    BillingAccount.objects.filter(organization=team.organization).delete()
+    get_redis().delete(credit_key(team.organization_id))
+except Exception as exc:
+    out["budget_error"] = "billing account: " + repr(exc)
 print("BENCH_JSON " + json.dumps(out))
 """
 TEAM_BUDGET_USD = "100000000"
@@ -694,7 +709,9 @@ def build_report(
         "(`GATEWAY_DEFAULT_TEAM_RPM/TPM` far above reach), response cache "
         "(`GATEWAY_DEFAULT_CACHE_TTL_SECONDS=300`; prompts are unique, so every lookup "
         f"misses and every answer is stored), {run.features or 'team budget not set'} "
-        "(budget reservation), ledger.",
+        "(budget reservation; the organization is on no billing plan, `BILLING_DEFAULT_PLAN=`, "
+        "so no plan rate limit or credits can run out), ledger (settled after the answer "
+        "through the ledger stream, decision 0023).",
         f"- LiteLLM {meta['litellm']} proxy: one uvicorn worker (`--num_workers 1`), master "
         "key, no database, `openai/` model on the peer, `LITELLM_LOG=ERROR`, telemetry off, "
         "access log off; installed by `bench/litellm_env.py` (see bench/README.md).",
@@ -734,7 +751,12 @@ def write_doc(report: str) -> Path:
         pattern = re.compile(
             rf"^{re.escape(DOC_HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
         )
-        if pattern.search(text):
+        found = pattern.search(text)
+        if found:
+            # The hand-written analysis under the table survives a refresh of the table.
+            kept = found.group(0).partition(f"\n{ANALYSIS_HEADING}")
+            if kept[1]:
+                section = section.rstrip() + "\n\n" + kept[1].lstrip("\n") + kept[2].rstrip() + "\n"
             text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
         else:
             text = text.rstrip() + "\n\n" + section

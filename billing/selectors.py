@@ -1,5 +1,5 @@
-"""Reads for billing: cost reports from the ledger. Callers pass a team they have already
-fetched through the tenancy access helpers."""
+"""Reads for billing: cost reports from the ledger, billing overviews, rollups. Callers pass
+a team or organization they have already fetched through the tenancy access helpers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from accounts.models import Team
-from billing.models import TeamBudget, UsageRecord
+from accounts.models import Organization, Team
+from billing.models import (
+    BillingAccount,
+    CreditGrant,
+    DailyCostRollup,
+    Plan,
+    TeamBudget,
+    TopUpPack,
+    UsageRecord,
+)
 from core.errors import ValidationFailed
 
 ZERO = Decimal(0)
@@ -63,6 +71,12 @@ def _money(value: Decimal | None) -> str | None:
 
 def _next_month(month: date) -> date:
     return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def next_month_start(moment: datetime) -> datetime:
+    """Midnight UTC of the first day of the month after ``moment``."""
+    nxt = _next_month(moment.astimezone(UTC).date().replace(day=1))
+    return datetime.combine(nxt, datetime.min.time(), tzinfo=UTC)
 
 
 def month_rows(*, team_id: int, month: date) -> QuerySet[UsageRecord]:
@@ -133,3 +147,104 @@ def month_param(value: str | None) -> date:
         return parse_month(value)
     except ValueError as exc:
         raise ValidationFailed("month must look like 2026-11.", param="month") from exc
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    organization_id: int
+    account: Any  # BillingAccount | None (None: not metered)
+    credits: Any  # billing.credits.CreditState
+    recent_grants: list[Any]
+    can_manage: bool
+
+
+def billing_overview(*, organization: Organization, can_manage: bool) -> BillingOverview:
+    """What the billing page shows for one organization (the caller checked membership)."""
+    from billing.credits import account_for, credit_state
+
+    account = account_for(organization.pk)
+    grants = list(
+        CreditGrant.objects.filter(organization=organization).order_by("-created_at")[:10]
+    )
+    return BillingOverview(
+        organization_id=organization.pk,
+        account=account,
+        credits=credit_state(organization.pk),
+        recent_grants=grants,
+        can_manage=can_manage,
+    )
+
+
+def plans_on_sale() -> list[Plan]:
+    return list(Plan.objects.filter(is_active=True))
+
+
+def packs_on_sale() -> list[TopUpPack]:
+    return list(TopUpPack.objects.filter(is_active=True))
+
+
+def daily_rollups(*, organization: Organization, start: date, end: date) -> QuerySet[Any]:
+    """Per-day totals of an organization's rollups, [start, end)."""
+    return (
+        DailyCostRollup.objects.filter(organization=organization, day__gte=start, day__lt=end)
+        .values("day")
+        .annotate(cost=Sum("cost_usd"), requests=Sum("requests"))
+        .order_by("day")
+    )
+
+
+@dataclass(frozen=True)
+class TeamSpend:
+    team_id: int
+    team: str
+    organization: str
+    spent_usd: Decimal
+    budget_usd: Decimal | None
+
+
+def team_spend_vs_budget(
+    *, month: date, organization: Organization | None = None
+) -> list[TeamSpend]:
+    """Spend this month per team with its budget, for the console (platform staff pass no
+    organization; everything else passes the tenant)."""
+    start = datetime.combine(month, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(_next_month(month), datetime.min.time(), tzinfo=UTC)
+    rows = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
+    teams = Team.objects.select_related("organization").order_by("organization__name", "name")
+    if organization is not None:
+        rows, teams = (
+            rows.filter(organization=organization),
+            teams.filter(organization=organization),
+        )
+    spent = dict(
+        rows.values("team_id").annotate(total=Sum("cost_usd")).values_list("team_id", "total")
+    )
+    budgets = dict(TeamBudget.objects.values_list("team_id", "monthly_limit_usd"))
+    return [
+        TeamSpend(t.pk, t.name, t.organization.name, spent.get(t.pk) or ZERO, budgets.get(t.pk))
+        for t in teams
+        if t.pk in spent or budgets.get(t.pk) is not None
+    ]
+
+
+def team_plan_rpm() -> dict[int, int]:
+    """Each team's default requests per minute from its organization's plan (teams of
+    organizations without an account get BILLING_DEFAULT_PLAN's; none if that is empty)."""
+    from django.conf import settings
+
+    by_org = dict(BillingAccount.objects.values_list("organization_id", "plan__rpm_limit"))
+    default = (
+        Plan.objects.filter(slug=settings.BILLING_DEFAULT_PLAN)
+        .values_list("rpm_limit", flat=True)
+        .first()
+        if settings.BILLING_DEFAULT_PLAN
+        else None
+    )
+    teams = Team.objects.values_list("pk", "organization_id")
+    if default is None:
+        teams = teams.filter(organization_id__in=list(by_org))
+    return {
+        team_id: rpm
+        for team_id, org_id in teams
+        if (rpm := by_org.get(org_id, default)) is not None
+    }

@@ -1,4 +1,4 @@
-"""ASGI entry point (uvicorn). WebSocket routing joins here with the chat issue.
+"""ASGI entry point (uvicorn): HTTP for the browser app and the API, WebSockets for chat.
 
 Two Django handlers share the process. The browser app gets the full middleware stack
 (sessions, CSRF, auth, messages, lockouts, static files). The inference API (/v1) is called
@@ -9,9 +9,7 @@ request under ASGI, which dominated the gateway's own time.
 
 import os
 
-from django.conf import settings
 from django.core.asgi import get_asgi_application
-from django.core.handlers.asgi import ASGIHandler
 from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.base")
@@ -19,30 +17,47 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.base")
 browser_application = get_asgi_application()
 
 
-class InferenceAPIHandler(ASGIHandler):
-    """Django's ASGI handler with API_MIDDLEWARE instead of MIDDLEWARE, and without a
-    thread of its own for every request (Django's per-request ThreadSensitiveContext): the
-    API's views never run thread-sensitive sync code, so the one thread Django still uses
-    to close each response can be shared."""
-
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        await self.handle(scope, receive, send)
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        # BaseHandler reads settings.MIDDLEWARE; swap it only while this handler is built,
-        # once, at start-up, before any request is served.
-        full_stack = settings.MIDDLEWARE
-        settings.MIDDLEWARE = settings.API_MIDDLEWARE
-        try:
-            super().load_middleware(is_async=is_async)
-        finally:
-            settings.MIDDLEWARE = full_stack
-
+# /v1's handler: its own middleware stack, no thread hops per request (core/asgi_api.py).
+from core.asgi_api import InferenceAPIHandler  # noqa: E402
 
 inference_application = InferenceAPIHandler()
 
+# WebSockets (the browser chat): the session cookie signs people in, and only pages served
+# from ALLOWED_HOSTS may open a socket (another site cannot ride a visitor's cookie).
+# Imported here, after Django is set up: the consumers import models.
+from channels.auth import AuthMiddlewareStack  # type: ignore[import-untyped]  # noqa: E402
+from channels.routing import URLRouter  # type: ignore[import-untyped]  # noqa: E402
+from channels.security.websocket import (  # type: ignore[import-untyped]  # noqa: E402
+    AllowedHostsOriginValidator,
+)
+
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+websocket_application = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+)
+
+
+async def _lifespan(receive, send):  # type: ignore[no-untyped-def]
+    """On shutdown, let the settlements of requests already answered finish: the API
+    answers first and settles after (decision 0023)."""
+    from gateway.governance import settlements_finished
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await settlements_finished()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)  # type: ignore[no-untyped-call]
+    if scope["type"] == "websocket":
+        return await websocket_application(scope, receive, send)
     if scope["type"] == "http" and scope["path"].startswith("/v1/"):
         return await inference_application(scope, receive, send)
     return await browser_application(scope, receive, send)

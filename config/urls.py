@@ -13,6 +13,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include(("accounts.api_urls", "api"))),
     path("api/", include(("billing.api_urls", "billing-api"))),
+    path("api/", include(("knowledge.api_urls", "knowledge-api"))),
     path("v1/", include("gateway.urls")),
+    path("", include("chat.urls")),
+    path("", include("billing.urls")),  # pricing, billing pages, the Stripe webhook
     path("", include("accounts.urls")),
 ]

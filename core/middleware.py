@@ -71,3 +71,47 @@ class HealthCheckMiddleware:
         if probe is not None and request.method in {"GET", "HEAD"}:
             return await probe(request)
         return await self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send settings.CONTENT_SECURITY_POLICY on every browser response that has none.
+
+    Django 5.2 has no CSP support of its own. A view may set its own header (a stricter
+    one, such as the sandbox on downloaded files); the vendored API documentation pages
+    get settings.CONTENT_SECURITY_POLICY_DOCS.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.policy = settings.CONTENT_SECURITY_POLICY
+        self.docs_policy = settings.CONTENT_SECURITY_POLICY_DOCS
+        self.docs_paths = tuple(settings.CONTENT_SECURITY_POLICY_DOCS_PATHS)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def _apply(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if "Content-Security-Policy" not in response:
+            docs = request.path_info.startswith(self.docs_paths)
+            response["Content-Security-Policy"] = self.docs_policy if docs else self.policy
+        return response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.is_async:
+            return self.__acall__(request)
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        return self._apply(request, response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
+        return self._apply(request, response)

@@ -50,6 +50,7 @@ def get_async_redis() -> aioredis.Redis:
             settings.REDIS_URL,
             socket_timeout=_TIMEOUT_SECONDS,
             socket_connect_timeout=_TIMEOUT_SECONDS,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
         )
         _async_clients[loop] = client
     return client

@@ -13,12 +13,16 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from gateway.types import ChatRequest, Completion, ToolCall, Usage
+from gateway.types import ChatRequest, Citation, Completion, ToolCall, Usage
 
 _VERSION = "v1"  # bump when the key or value layout changes
 
 
-def cache_key(*, team_id: int, model: str, pipeline: str, request: ChatRequest) -> str:
+def cache_key(
+    *, team_id: int, model: str, pipeline: str, request: ChatRequest, scope: str = ""
+) -> str:
+    """``scope``: what else the answer depends on (RAG: the collections and the team's
+    knowledge generation, so a document change moves every key)."""
     normalised: dict[str, Any] = {
         "model": model,
         "pipeline": pipeline,
@@ -41,6 +45,8 @@ def cache_key(*, team_id: int, model: str, pipeline: str, request: ChatRequest) 
         "response_format": request.response_format,
         "context": [[p.text, p.source, p.page, p.chunk] for p in request.context],
     }
+    if scope:
+        normalised["scope"] = scope
     digest = hashlib.sha256(
         json.dumps(normalised, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
@@ -57,6 +63,7 @@ def encode_entry(completion: Completion, *, served_model: str) -> str:
             "model": completion.model,
             "served_model": served_model,
             "tool_calls": [[c.id, c.name, c.arguments] for c in completion.tool_calls],
+            "citations": [c.as_dict() for c in completion.citations],
         },
         separators=(",", ":"),
     )
@@ -70,5 +77,6 @@ def decode_entry(raw: bytes | str) -> tuple[Completion, str]:
         usage=Usage(data["input_tokens"], data["output_tokens"]),
         model=data["model"],
         tool_calls=[ToolCall(*call) for call in data["tool_calls"]],
+        citations=[Citation.from_dict(c) for c in data.get("citations", [])],
     )
     return completion, data["served_model"]

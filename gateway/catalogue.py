@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from billing.models import TeamBudget
+from billing.selectors import team_plan_rpm
 from core.asyncdb import run_detached
 from core.redis import get_async_redis
 from gateway.models import CatalogModel, Pipeline, Provider, Route, TeamGatewaySettings
@@ -39,6 +40,7 @@ class ModelEntry:
     all_teams: bool
     team_ids: frozenset[int]
     created: int
+    kind: str = "chat"  # ModelKind: "chat" or "embedding"
 
     def usable_by(self, team_id: int) -> bool:
         return self.all_teams or team_id in self.team_ids
@@ -67,6 +69,8 @@ class TeamPolicy:
     default_pipeline: str
     budget_limit_usd: Decimal | None  # None = no budget limit
     alert_threshold_percent: int
+    semantic_cache_enabled: bool = False  # also needs cache_ttl_seconds > 0
+    semantic_cache_threshold: float = 0.95
 
 
 def default_policy() -> TeamPolicy:
@@ -77,6 +81,8 @@ def default_policy() -> TeamPolicy:
         default_pipeline=Pipeline.AUTO.value,
         budget_limit_usd=None,
         alert_threshold_percent=80,
+        semantic_cache_enabled=settings.GATEWAY_SEMANTIC_CACHE_DEFAULT_ENABLED,
+        semantic_cache_threshold=settings.GATEWAY_SEMANTIC_CACHE_DEFAULT_THRESHOLD,
     )
 
 
@@ -94,15 +100,22 @@ class Catalogue:
         self, team_id: int, requested: str
     ) -> tuple[list[ModelEntry], RouteEntry | None] | None:
         """The models to try, in order, for a requested route alias or model name.
-        None if the team may use none of them (or the name is unknown)."""
+        None if the team may use none of them (or the name is unknown). Chat models only:
+        an embedding model cannot answer a chat."""
         route = self.routes.get(requested)
         if route is not None:
             chain = [self.models[n] for n in route.model_names if n in self.models]
-            chain = [m for m in chain if m.usable_by(team_id)]
+            chain = [m for m in chain if m.usable_by(team_id) and m.kind == "chat"]
             return (chain, route) if chain else None
         model = self.models.get(requested)
-        if model is not None and model.usable_by(team_id):
+        if model is not None and model.usable_by(team_id) and model.kind == "chat":
             return [model], None
+        return None
+
+    def embedding_model(self, team_id: int, requested: str) -> ModelEntry | None:
+        model = self.models.get(requested)
+        if model is not None and model.usable_by(team_id) and model.kind == "embedding":
+            return model
         return None
 
     def visible_ids(self, team_id: int) -> list[tuple[str, int, str]]:
@@ -153,6 +166,7 @@ def _load(version: str) -> Catalogue:
             all_teams=m.all_teams,
             team_ids=frozenset(team_access.get(m.pk, ())),
             created=int(m.created_at.timestamp()),
+            kind=m.kind,
         )
         for m in CatalogModel.objects.filter(enabled=True)
         if m.provider_id in providers
@@ -170,9 +184,12 @@ def _load(version: str) -> Catalogue:
 
 
 def _load_policies() -> dict[int, TeamPolicy]:
-    base = default_policy()
-    policies: dict[int, TeamPolicy] = {}
+    default = default_policy()
+    # The organization's plan sets its teams' default rate limit; team settings and key
+    # limits still override it.
+    policies = {t: replace(default, rpm=rpm) for t, rpm in team_plan_rpm().items()}
     for s in TeamGatewaySettings.objects.all():
+        base = policies.get(s.team_id, default)
         policies[s.team_id] = replace(
             base,
             rpm=base.rpm if s.rpm_limit is None else s.rpm_limit,
@@ -181,10 +198,16 @@ def _load_policies() -> dict[int, TeamPolicy]:
             if s.cache_ttl_seconds is None
             else s.cache_ttl_seconds,
             default_pipeline=s.default_pipeline,
+            semantic_cache_enabled=base.semantic_cache_enabled
+            if s.semantic_cache_enabled is None
+            else s.semantic_cache_enabled,
+            semantic_cache_threshold=base.semantic_cache_threshold
+            if s.semantic_cache_threshold is None
+            else s.semantic_cache_threshold,
         )
     for budget in TeamBudget.objects.all():
         policies[budget.team_id] = replace(
-            policies.get(budget.team_id, base),
+            policies.get(budget.team_id, default),
             budget_limit_usd=budget.monthly_limit_usd,
             alert_threshold_percent=budget.alert_threshold_percent,
         )

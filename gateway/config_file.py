@@ -38,6 +38,7 @@ class ModelSpec(_Strict):
     name: str = Field(min_length=1, max_length=100)
     provider: str
     upstream_name: str
+    kind: Literal["chat", "embedding"] = "chat"  # embedding models answer /v1/embeddings
     input_price_per_mtok: Decimal = Field(default=Decimal(0), ge=0)
     output_price_per_mtok: Decimal = Field(default=Decimal(0), ge=0)
     context_window: int = Field(default=8192, gt=0)
@@ -143,6 +144,7 @@ def apply_gateway_file(spec: GatewayFile) -> ApplyReport:
             defaults={
                 "provider": Provider.objects.get(name=m.provider),
                 "upstream_name": m.upstream_name,
+                "kind": m.kind,
                 "input_price_per_mtok": m.input_price_per_mtok,
                 "output_price_per_mtok": m.output_price_per_mtok,
                 "context_window": m.context_window,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from pgvector.django import VectorField
 
 from accounts.models import Team
 from core.encryption import EncryptedTextField
@@ -21,6 +23,11 @@ class ProviderKind(models.TextChoices):
     OPENAI = "openai", "OpenAI-compatible (OpenAI, vLLM, Ollama, llama.cpp, Gemini)"
     ANTHROPIC = "anthropic", "Anthropic"
     LOCAL = "local", "Local extractive (offline, no key)"
+
+
+class ModelKind(models.TextChoices):
+    CHAT = "chat", "Chat (chat completions, messages)"
+    EMBEDDING = "embedding", "Embedding (/v1/embeddings)"
 
 
 class Pipeline(models.TextChoices):
@@ -75,6 +82,13 @@ class CatalogModel(TimeStampedModel):
     upstream_name = models.CharField(
         max_length=200, help_text="The model name the provider expects."
     )
+    kind = models.CharField(
+        max_length=10,
+        choices=ModelKind.choices,
+        default=ModelKind.CHAT,
+        help_text="Chat models answer /v1/chat/completions and /v1/messages; embedding "
+        "models answer /v1/embeddings (priced on input tokens only).",
+    )
     input_price_per_mtok = models.DecimalField(
         max_digits=12, decimal_places=6, default=0, help_text="USD per million input tokens."
     )
@@ -102,6 +116,12 @@ class CatalogModel(TimeStampedModel):
             raise ValidationError({"name": "A route already uses this name."})
         if self.max_output_tokens > self.context_window:
             raise ValidationError({"max_output_tokens": "Cannot exceed the context window."})
+        if (
+            self.kind == ModelKind.EMBEDDING
+            and self.provider_id
+            and self.provider.kind == ProviderKind.ANTHROPIC
+        ):
+            raise ValidationError({"kind": "Anthropic providers serve no embedding models."})
 
 
 class Route(TimeStampedModel):
@@ -168,6 +188,19 @@ class TeamGatewaySettings(TimeStampedModel):
         default=Pipeline.AUTO,
         help_text="What 'auto' means for this team: the classifier, or always this pipeline.",
     )
+    semantic_cache_enabled = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Answer questions that mean the same as a recent one from the cache "
+        "(needs a cache TTL above 0). Empty: the platform default.",
+    )
+    semantic_cache_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Cosine similarity a question needs to reuse a cached answer (0.5 to 1). "
+        "Empty: the platform default (0.95).",
+    )
 
     class Meta:
         verbose_name = "team gateway settings"
@@ -175,3 +208,36 @@ class TeamGatewaySettings(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"gateway settings of {self.team}"
+
+
+class SemanticCacheEntry(models.Model):
+    """A cached answer found by the meaning of its question (gateway/semantic_cache.py).
+
+    Everything except the last user message must match exactly (``scope``: a hash of the
+    model asked for, pipeline, collections, settings and the earlier turns); the last
+    message matches by cosine similarity of its embedding, within one team only.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=64)
+    pipeline = models.CharField(max_length=8)
+    embedding_model = models.CharField(max_length=200)
+    # No fixed dimension: it follows the knowledge app's embedder. Lookups are exact
+    # scans of one team's rows for one scope (see decision 0016), so no ANN index.
+    embedding = VectorField()
+    # The team's knowledge generation when the answer was made: RAG answers made before
+    # a document changed never match afterwards, even if a delete raced with the store.
+    knowledge_generation = models.BigIntegerField(default=0)
+    answer = models.JSONField()
+    served_model = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["team", "scope", "expires_at"], name="semcache_team_scope"),
+            models.Index(fields=["expires_at"], name="semcache_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"semantic cache entry {self.pk} of team {self.team_id}"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from redis.asyncio.client import Pipeline
+
 from core.errors import TooManyRequests
 from core.redis import get_async_redis
 
@@ -160,8 +162,8 @@ async def admit(*, key_id: int, team_id: int, limits: Limits, tokens: int) -> Ad
     )
 
 
-async def correct_tokens(admission: Admission, *, actual_tokens: int) -> None:
-    """Settle the token charge: refund what the estimate overstated (or take the excess)."""
+def _correction(admission: Admission, *, actual_tokens: int) -> list[str | int] | None:
+    """EVAL arguments (numkeys, keys, args) that settle the token charge, or None."""
     delta = admission.tokens_charged - actual_tokens
     buckets = [
         b
@@ -169,8 +171,22 @@ async def correct_tokens(admission: Admission, *, actual_tokens: int) -> None:
         if b[2] == "tokens"
     ]
     if not buckets or delta == 0:
-        return
-    args: list[int] = []
+        return None
+    args: list[str | int] = [len(buckets), *[b[0] for b in buckets]]
     for _, capacity, _ in buckets:
         args += [capacity, delta]
-    await get_async_redis().eval(_ADJUST, len(buckets), *[b[0] for b in buckets], *args)
+    return args
+
+
+async def correct_tokens(admission: Admission, *, actual_tokens: int) -> None:
+    """Settle the token charge: refund what the estimate overstated (or take the excess)."""
+    args = _correction(admission, actual_tokens=actual_tokens)
+    if args is not None:
+        await get_async_redis().eval(_ADJUST, *args)  # type: ignore[arg-type]
+
+
+def queue_token_correction(pipe: Pipeline, admission: Admission, *, actual_tokens: int) -> None:
+    """The same, as one command of the caller's settlement pipeline."""
+    args = _correction(admission, actual_tokens=actual_tokens)
+    if args is not None:
+        pipe.eval(_ADJUST, *args)  # type: ignore[arg-type]

@@ -2,8 +2,9 @@
 
 ``auto`` asks a cheap classifier (regular expressions over the last user message and the
 request's shape, microseconds, no model call) unless the team has pinned what ``auto``
-means for it. The rag and agent pipelines arrive with later issues; until then choosing
-them answers 501 with a clear message rather than quietly answering without documents.
+means for it. ``rag`` grounds the answer in the team's knowledge collections
+(gateway/pipelines/rag.py). The agent pipeline arrives with a later issue; until then
+choosing it answers 501 with a clear message rather than quietly answering without it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _AGENT_HINTS = re.compile(
     re.IGNORECASE,
 )
 
-IMPLEMENTED_PIPELINES = frozenset({Pipeline.DIRECT.value})
+IMPLEMENTED_PIPELINES = frozenset({Pipeline.DIRECT.value, Pipeline.RAG.value})
 
 
 def classify(request: ChatRequest, *, collections: list[str]) -> str:

@@ -55,6 +55,42 @@ class Passage:
     score: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a grounded answer's evidence came from (the RAG pipeline's retrieved chunks)."""
+
+    number: int  # the [n] the prompt (and the local model's answer) refers to
+    document_id: int
+    document_name: str
+    collection_id: int
+    page: int | None
+    chunk_index: int
+    score: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "document_id": self.document_id,
+            "document_name": self.document_name,
+            "collection_id": self.collection_id,
+            "page": self.page,
+            "chunk_index": self.chunk_index,
+            "score": round(self.score, 6),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        return cls(
+            number=int(data["number"]),
+            document_id=int(data["document_id"]),
+            document_name=str(data["document_name"]),
+            collection_id=int(data["collection_id"]),
+            page=None if data["page"] is None else int(data["page"]),
+            chunk_index=int(data["chunk_index"]),
+            score=float(data["score"]),
+        )
+
+
 @dataclass(slots=True)
 class ChatRequest:
     messages: list[Message]  # system instructions are messages with role "system"
@@ -99,6 +135,8 @@ class Completion:
     usage: Usage
     model: str  # the upstream model name that answered
     tool_calls: list[ToolCall] = field(default_factory=list)
+    # Sources of a grounded (RAG) answer; cached with it, so a cache hit cites them too.
+    citations: list[Citation] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -115,10 +153,17 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class Citations:
+    """A grounded stream's sources: sent once, just before its StreamEnd."""
+
+    citations: list[Citation]
+
+
+@dataclass(slots=True)
 class StreamEnd:
     finish_reason: FinishReason
     usage: Usage
     model: str
 
 
-StreamEvent = TextDelta | ToolCallDelta | StreamEnd
+StreamEvent = TextDelta | ToolCallDelta | Citations | StreamEnd

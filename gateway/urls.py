@@ -7,6 +7,7 @@ app_name = "gateway"
 urlpatterns = [
     path("chat/completions", views.chat_completions, name="chat-completions"),
     path("messages", views.messages, name="messages"),
+    path("embeddings", views.embeddings_create, name="embeddings"),
     path("models", views.models_list, name="models"),
     path("models/<path:model_id>", views.model_detail, name="model-detail"),
     path("generate", views.generate, name="generate"),

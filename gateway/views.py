@@ -43,11 +43,12 @@ from core.errors import (
 )
 from core.http import client_ip
 from core.requestid import get_request_id
-from gateway import services
+from gateway import embeddings, services
 from gateway.catalogue import current_catalogue
 from gateway.tokens import estimate_prompt_tokens
 from gateway.types import ChatRequest, Message, StreamEvent
 from gateway.wire import anthropic as anthropic_wire
+from gateway.wire import embeddings as embeddings_wire
 from gateway.wire import openai as openai_wire
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,20 @@ def _with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpRespon
     return response
 
 
+def _extra(result: services.ChatResult) -> dict[str, object]:
+    """Fields beyond the wire format: how it was served, and a RAG answer's sources."""
+    extra: dict[str, object] = {"x_gateway": result.served.summary()}
+    if result.served.pipeline == "rag":
+        extra["citations"] = [c.as_dict() for c in result.citations]
+    return extra
+
+
+def _pipeline(request: HttpRequest, body_pipeline: str | None, collections: list[str]) -> str:
+    """The body's choice, else the X-Pipeline header; naming collections means rag."""
+    chosen = body_pipeline or request.headers.get("X-Pipeline")
+    return chosen or ("rag" if collections else "direct")
+
+
 # --- OpenAI: POST /v1/chat/completions ------------------------------------------------------
 
 
@@ -192,9 +207,10 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         model=parsed.model,
         request=parsed.request,
         request_id=get_request_id(),
-        pipeline=parsed.pipeline or request.headers.get("X-Pipeline") or "direct",
+        pipeline=_pipeline(request, parsed.pipeline, parsed.collections),
         collections=parsed.collections,
         use_cache=_cache_allowed(request),
+        answer_first=True,  # settled after the response (decision 0023)
     )
     response_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not parsed.stream:
@@ -204,7 +220,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
             response_id=response_id,
             model=result.served.model.name,
             created=created,
-            extra={"x_gateway": result.served.summary()},
+            extra=_extra(result),
         )
         return _with_headers(JsonResponse(body), result.served.headers())
     stream = await services.chat_stream(call)
@@ -233,8 +249,10 @@ async def messages(request: HttpRequest) -> HttpResponseBase:
         model=parsed.model,
         request=parsed.request,
         request_id=get_request_id(),
-        pipeline=request.headers.get("X-Pipeline") or "direct",
+        pipeline=_pipeline(request, parsed.pipeline, parsed.collections),
+        collections=parsed.collections,
         use_cache=_cache_allowed(request),
+        answer_first=True,  # settled after the response (decision 0023)
     )
     message_id = f"msg_{uuid.uuid4().hex}"
     if not parsed.stream:
@@ -243,7 +261,7 @@ async def messages(request: HttpRequest) -> HttpResponseBase:
             result.completion,
             message_id=message_id,
             model=result.served.model.name,
-            extra={"x_gateway": result.served.summary()},
+            extra=_extra(result),
         )
         return _with_headers(JsonResponse(body), result.served.headers())
     stream = await services.chat_stream(call)
@@ -336,10 +354,11 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
         pipeline=data.pipeline,
         collections=data.collections,
         use_cache=_cache_allowed(request),
+        answer_first=True,  # settled after the response (decision 0023)
     )
     result = await services.chat_complete(call)
     usage = result.completion.usage
-    body = {
+    body: dict[str, object] = {
         "request_id": call.request_id,
         "content": result.completion.text,
         "model_used": result.served.model.name,
@@ -354,7 +373,36 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
         "fallbacks": result.served.fallbacks,
         "finish_reason": result.completion.finish_reason,
     }
+    if result.served.pipeline == "rag":
+        body["citations"] = [c.as_dict() for c in result.citations]
     return _with_headers(JsonResponse(body), result.served.headers())
+
+
+# --- OpenAI: POST /v1/embeddings ------------------------------------------------------------
+
+
+@endpoint(methods={"POST"}, render_error=openai_wire.render_error)
+async def embeddings_create(request: HttpRequest) -> HttpResponseBase:
+    key = await _authenticate(request)
+    parsed = embeddings_wire.parse_embeddings_request(
+        _json_body(request),
+        max_inputs=settings.GATEWAY_EMBEDDINGS_MAX_INPUTS,
+        max_input_chars=settings.GATEWAY_EMBEDDINGS_MAX_INPUT_CHARS,
+    )
+    result = await embeddings.embed(
+        key=key,
+        model=parsed.model,
+        texts=parsed.inputs,
+        dimensions=parsed.dimensions,
+        request_id=get_request_id(),
+    )
+    body = embeddings_wire.render_embeddings(
+        result.vectors,
+        model=result.model.name,
+        prompt_tokens=result.prompt_tokens,
+        encoding_format=parsed.encoding_format,
+    )
+    return _with_headers(JsonResponse(body), result.headers())
 
 
 @endpoint(methods={"GET"}, render_error=openai_wire.render_error)

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
-    verbose_name = "Knowledge (collections, documents, search): arrives with the knowledge issue"
+    verbose_name = "Knowledge (collections, documents, search)"

@@ -37,6 +37,21 @@ def test_reservations_are_refused_past_the_limit_and_settlement_returns_the_rest
     assert reserved == 600_000_000
 
 
+def test_a_free_request_reserves_and_settles_zero(world):
+    """Free models reserve nothing; settling a zero reservation once failed inside the Lua
+    script (Lua's -0 is not an integer to HINCRBY)."""
+    team = world.team_a.pk
+
+    async def scenario():
+        reservation = await budgets.budget_reserve(
+            team_id=team, limit_usd=Decimal("1.00"), amount=Decimal(0)
+        )
+        await budgets.budget_settle(reservation, actual=Decimal(0))
+        return await budgets.month_spend_nano(team)
+
+    assert asyncio.run(scenario()) == (0, 0)
+
+
 @pytest.mark.django_db(transaction=True)  # the rebuild reads the ledger from another thread
 def test_a_missing_counter_is_rebuilt_from_the_ledger(world):
     UsageRecord.objects.create(

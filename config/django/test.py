@@ -4,8 +4,12 @@ import os
 
 from config.django.base import *  # noqa: F403
 from config.django.base import REDIS_URL
+from config.settings.celery import celery_broker_url
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in prod
+# Organizations without a billing account are unmetered in tests (production puts them on
+# Free); billing tests give their organizations an account (decision 0020).
+BILLING_DEFAULT_PLAN = ""
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Keep async code's ORM calls on the test's connection, inside its transaction. Server
 # processes started by tests (DATABASE_URL set by the fixture) run the production way.
@@ -23,6 +27,13 @@ _redis_db = 1 + _slot * 2 + _worker
 if _slot:
     DATABASES["default"]["TEST"] = {"NAME": f"test_genai_slot{_slot}"}  # noqa: F405
 REDIS_URL = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}db={_redis_db}"
+# WebSocket groups live in the same per-worker Redis database.
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL  # noqa: F405
+# Celery's broker is this worker's Redis database too. Tasks run inline (eagerly) in tests
+# unless a test starts real worker processes (knowledge/tests/test_worker.py does).
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("GENAI_CELERY_EAGER", "1") == "1"
+CELERY_TASK_EAGER_PROPAGATES = True
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

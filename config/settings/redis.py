@@ -24,3 +24,7 @@ CACHES = {
         "KEY_PREFIX": "djcache",
     }
 }
+
+# Connections one process's asyncio Redis client may open (redis-py's default, 100, is
+# reached by ~100 requests in flight, and the next one failed with "Too many connections").
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=2000)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 
+from gateway.pipelines.grounding import NO_DOCUMENTS
 from gateway.providers.base import Provider
 from gateway.types import (
     ChatRequest,
@@ -55,6 +56,13 @@ def _cite(passage: Passage, number: int) -> str:
 
 def compose_answer(request: ChatRequest) -> str:
     question = request.last_user_text
+    if not request.context and NO_DOCUMENTS in request.system_text:
+        return (
+            "I am the local extractive model, running offline on this server. I searched the "
+            f'knowledge base for "{question.strip()[:200]}" and found no passage about it, so '
+            "I cannot answer from your documents. Try other words, or check that the "
+            f"documents are uploaded and ready.\n\n{LOCAL_DISCLAIMER}"
+        )
     if not request.context:
         return (
             "I am the local extractive model, running offline on this server. I answer only by "
@@ -73,12 +81,13 @@ def compose_answer(request: ChatRequest) -> str:
                 scored.append((-overlap, index, position, sentence.strip()))
     best = sorted(scored)[:_SENTENCES_QUOTED]
     used = sorted({index for _, index, _, _ in best})
-    numbers = {index: n for n, index in enumerate(used, start=1)}
+    # [n] is the passage's place in the context: the same number the RAG pipeline's
+    # citations carry, so a reader can match each quote to its citation.
     quotes = " ".join(
-        f'"{sentence}" [{numbers[index]}]'
+        f'"{sentence}" [{index + 1}]'
         for _, index, _, sentence in sorted(best, key=lambda b: (b[1], b[2]))
     )
-    sources = "; ".join(_cite(request.context[index], numbers[index]) for index in used)
+    sources = "; ".join(_cite(request.context[index], index + 1) for index in used)
     return f"From the retrieved documents: {quotes}\n\nSources: {sources}\n\n{LOCAL_DISCLAIMER}"
 
 

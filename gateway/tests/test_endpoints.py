@@ -66,15 +66,17 @@ def test_generate_defaults_to_chat_default_and_auto(gateway):
     assert body["pipeline_used"] == "direct"
 
 
-def test_rag_and_agent_answer_501_until_they_exist(gateway, world):
+def test_rag_needs_a_collection_and_agent_answers_501_until_it_exists(gateway, world):
     for payload in (
         {"prompt": "What does our handbook say? Check in our docs.", "pipeline": "auto"},
         {"prompt": "hi", "pipeline": "rag"},
-        {"prompt": "hi", "pipeline": "agent"},
     ):
         response = _post(gateway, "generate", payload)
-        assert response.status_code == 501, payload
-        assert response.json()["error"]["code"] == "pipeline_not_available"
+        assert response.status_code == 404, payload  # a team without knowledge collections
+        assert response.json()["error"]["code"] == "collection_not_found"
+    response = _post(gateway, "generate", {"prompt": "hi", "pipeline": "agent"})
+    assert response.status_code == 501
+    assert response.json()["error"]["code"] == "pipeline_not_available"
     # A team that pins auto to direct gets a direct answer to the same question.
     TeamGatewaySettings.objects.create(team=world.team_a, default_pipeline="direct")
     response = _post(

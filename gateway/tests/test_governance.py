@@ -13,6 +13,8 @@ from accounts import services as account_services
 from accounts.access import Actor
 from billing.models import BudgetAlert, TeamBudget, UsageRecord, UsageStatus
 from core.models import AuditEvent
+from core.redis import get_redis
+from gateway import ledger
 from gateway.models import TeamGatewaySettings
 
 PROMPT = {"role": "user", "content": "count my tokens please"}
@@ -55,11 +57,22 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def _row(request_id: str) -> UsageRecord:
+    """The API answers first and writes its ledger row just after (decision 0023)."""
+    _wait_for(lambda: UsageRecord.objects.filter(request_id=request_id).exists())
+    return UsageRecord.objects.get(request_id=request_id)
+
+
+def _ledger_drained() -> bool:
+    """Every settled row is in PostgreSQL: the ledger stream holds nothing."""
+    return not get_redis().xlen(ledger.STREAM)
+
+
 def test_a_budget_is_never_overspent_under_concurrency(gateway, world, primary, server_process):
     # Learn what one request costs, then give the team a budget that fits exactly 50.
     probe = _one(gateway, _body())
     assert probe.status_code == 200
-    one = UsageRecord.objects.get(request_id=probe.headers["X-Request-Id"]).cost_usd
+    one = _row(probe.headers["X-Request-Id"]).cost_usd
     UsageRecord.objects.all().delete()
     assert one > 0
     TeamBudget.objects.create(team=world.team_a, monthly_limit_usd=one * 50)
@@ -69,12 +82,14 @@ def test_a_budget_is_never_overspent_under_concurrency(gateway, world, primary, 
     responses = asyncio.run(_fire(urls, gateway.secret, 200, _body()))
 
     statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {200, 402}, statuses
+    assert set(statuses) <= {200, 402}, [r.text[:300] for r in responses if r.status_code >= 500]
     succeeded = statuses.count(200)
     assert 0 < succeeded <= 50
     refused = [r for r in responses if r.status_code == 402]
     assert "budget" in refused[0].json()["error"]["message"]
     rows = UsageRecord.objects.filter(team=world.team_a)
+    _wait_for(lambda: rows.count() >= primary.request_count and _ledger_drained())
+    time.sleep(0.3)  # a duplicate, were there one, would have had time to land
     # Exactly one ledger row per request that reached a provider, and nothing else.
     assert rows.count() == succeeded == primary.request_count
     assert len({r.request_id for r in rows}) == rows.count()
@@ -116,6 +131,7 @@ def test_tokens_per_minute_are_charged_from_the_estimate_and_corrected(gateway, 
     TeamGatewaySettings.objects.create(team=world.team_a, tpm_limit=1000)
     first = _one(gateway, _body(max_tokens=400))
     assert first.status_code == 200
+    _row(first.headers["X-Request-Id"])  # settled (the correction comes before the row)
     # Charged about prompt + 400 at admission; corrected to the real ~10 tokens after.
     second = _one(gateway, _body(max_tokens=400))
     remaining_after_correction = int(second.headers["x-ratelimit-remaining-tokens"])
@@ -130,13 +146,14 @@ def test_budget_alerts_fire_once_at_80_and_100_percent(gateway, world, primary):
     primary.set(reply=" ".join(["token"] * 50))
     body = _body(max_tokens=50)
     probe = _one(gateway, body)
-    one = UsageRecord.objects.get(request_id=probe.headers["X-Request-Id"]).cost_usd
+    one = _row(probe.headers["X-Request-Id"]).cost_usd
     UsageRecord.objects.all().delete()
     TeamBudget.objects.create(team=world.team_a, monthly_limit_usd=one * 10)
     statuses = [_one(gateway, body).status_code for _ in range(12)]
     assert 8 <= statuses.count(200) <= 10
     assert statuses[-1] == 402
     alerts = BudgetAlert.objects.filter(team=world.team_a).order_by("threshold_percent")
+    _wait_for(lambda: alerts.count() >= 2)
     assert [a.threshold_percent for a in alerts] == [80, 100]
     assert (
         AuditEvent.objects.filter(action="budget.alert", target_id=str(world.team_a.pk)).count()
@@ -155,7 +172,7 @@ def test_identical_requests_are_answered_from_the_team_cache(
     assert second.json()["x_gateway"]["cached"] is True
     assert second.json()["choices"] == first.json()["choices"]
     assert primary.request_count == 1
-    hit_row = UsageRecord.objects.get(request_id=second.headers["X-Request-Id"])
+    hit_row = _row(second.headers["X-Request-Id"])
     assert hit_row.cached
     assert hit_row.status == UsageStatus.CACHED
     assert hit_row.cost_usd == 0
@@ -236,7 +253,7 @@ def test_the_ledger_records_a_provider_failure(gateway, world, primary, backup):
     primary.set(error_rate=1.0, error_status=500)
     failed = _one(gateway, _body("gpt-primary"))
     assert failed.status_code == 502
-    failed_row = UsageRecord.objects.get(request_id=failed.headers["X-Request-Id"])
+    failed_row = _row(failed.headers["X-Request-Id"])
     assert failed_row.status == UsageStatus.PROVIDER_ERROR
     assert failed_row.cost_usd == 0
 

@@ -41,9 +41,8 @@ def test_direct_is_served_and_auto_resolves_to_it():
     )
 
 
-def test_rag_and_agent_answer_501_until_they_exist():
-    with pytest.raises(NotImplementedYet, match="'rag' pipeline is not available"):
-        choose_pipeline("rag", team_default="auto", request=_ask("hi"), collections=[])
+def test_rag_is_served_and_agent_answers_501_until_it_exists():
+    assert choose_pipeline("rag", team_default="auto", request=_ask("hi"), collections=[]) == "rag"
     with pytest.raises(NotImplementedYet, match="'agent'"):
         choose_pipeline(
             "auto", team_default="auto", request=_ask("Plan and execute a release"), collections=[]
@@ -56,8 +55,7 @@ def test_a_team_can_pin_what_auto_means():
         choose_pipeline("auto", team_default="direct", request=question, collections=[]) == "direct"
     )
     # An explicit choice still wins over the team's default.
-    with pytest.raises(NotImplementedYet):
-        choose_pipeline("rag", team_default="direct", request=question, collections=[])
+    assert choose_pipeline("rag", team_default="direct", request=question, collections=[]) == "rag"
 
 
 def test_unknown_pipelines_are_a_400():

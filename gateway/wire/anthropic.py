@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
 from anthropic import types as anthropic_types
@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from core.errors import ApplicationError, ValidationFailed
+from gateway.pipelines.grounding import grounded
 from gateway.types import (
     ChatRequest,
+    Citations,
     Completion,
     FinishReason,
     Message,
@@ -122,6 +124,10 @@ class _MessagesBody(_In):
     tools: list[_ToolIn] | None = None
     tool_choice: _ToolChoiceIn | None = None
     metadata: _MetadataIn | None = None
+    # Gateway extensions (as on /v1/chat/completions): the pipeline and the knowledge
+    # collections a RAG answer draws on.
+    pipeline: Literal["auto", "direct", "rag", "agent"] | None = None
+    collections: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 _TOOL_CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
@@ -137,6 +143,8 @@ class AnthropicCall:
     model: str
     stream: bool
     request: ChatRequest
+    pipeline: str | None = None
+    collections: list[str] = field(default_factory=list)
 
 
 def parse_messages_request(
@@ -171,7 +179,13 @@ def parse_messages_request(
         tool_choice=_tool_choice(parsed.tool_choice),
         user=parsed.metadata.user_id if parsed.metadata else None,
     )
-    return AnthropicCall(model=parsed.model, stream=parsed.stream, request=request)
+    return AnthropicCall(
+        model=parsed.model,
+        stream=parsed.stream,
+        request=request,
+        pipeline=parsed.pipeline,
+        collections=list(parsed.collections or []),
+    )
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -395,10 +409,13 @@ class MessageStreamEncoder:
         self._open_index: int | None = None  # content block being written, if any
         self._text_index: int | None = None  # the open block, when it is a text block
         self._tool_blocks: dict[int, int] = {}  # tool call index -> content block index
+        self._citations: Citations | None = None
 
     def encode(self, event: StreamEvent) -> bytes:
         frames = self._start()
-        if isinstance(event, TextDelta):
+        if isinstance(event, Citations):
+            self._citations = event  # sent last, just before message_stop (see ``finish``)
+        elif isinstance(event, TextDelta):
             frames += self._text(event)
         elif isinstance(event, ToolCallDelta):
             frames += self._tool_call(event)
@@ -410,7 +427,11 @@ class MessageStreamEncoder:
         return self._start() + _frame(name, payload)
 
     def finish(self) -> bytes:
-        return self._start() + _frame("message_stop", {"type": "message_stop"})
+        frames = self._start()
+        if self._citations is not None:
+            citations = [c.as_dict() for c in self._citations.citations]
+            frames += _frame("citations", {"type": "citations", "citations": citations})
+        return frames + _frame("message_stop", {"type": "message_stop"})
 
     def error(self, exc: ApplicationError) -> bytes:
         error = {"type": anthropic_error_type(exc.status_code), "message": exc.message}
@@ -511,6 +532,7 @@ def to_anthropic_params(
     parameters and current Claude models reject them with a 400 ("deprecated for this
     model"), which OpenAI clients that always send a temperature would hit on every call.
     """
+    request = grounded(request)  # retrieved passages join the system prompt, delimited
     params: dict[str, object] = {
         "model": model,
         "max_tokens": request.max_tokens,

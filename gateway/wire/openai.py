@@ -23,8 +23,10 @@ from openai.types.chat.chat_completion_message_function_tool_call import (
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from core.errors import ApplicationError, ValidationFailed, error_body
+from gateway.pipelines.grounding import grounded
 from gateway.types import (
     ChatRequest,
+    Citations,
     Completion,
     FinishReason,
     Message,
@@ -443,10 +445,14 @@ class ChatStreamEncoder:
         # Upstream indices can count non-tool blocks (Anthropic numbers every content
         # block); clients expect tool calls numbered 0, 1, ... in order of appearance.
         self._tool_indices: dict[int, int] = {}
+        self._citations: Citations | None = None
 
     def encode(self, event: StreamEvent) -> bytes:
         frames = b"" if self._started else self._choice({"role": "assistant", "content": ""})
         self._started = True
+        if isinstance(event, Citations):
+            self._citations = event  # sent last, just before [DONE] (see ``done``)
+            return frames
         if isinstance(event, TextDelta):
             return frames + self._choice({"content": event.text}) if event.text else frames
         if isinstance(event, ToolCallDelta):
@@ -466,7 +472,11 @@ class ChatStreamEncoder:
         return b"data: " + _dumps(body) + b"\n\n"
 
     def done(self) -> bytes:
-        return b"data: [DONE]\n\n"
+        frames = b""
+        if self._citations is not None:
+            citations = [c.as_dict() for c in self._citations.citations]
+            frames = self.extra_frame({"citations": citations})
+        return frames + b"data: [DONE]\n\n"
 
     def _tool_call(self, event: ToolCallDelta) -> dict[str, object]:
         first = event.index not in self._tool_indices
@@ -523,6 +533,7 @@ def to_openai_params(request: ChatRequest, *, model: str, stream: bool) -> dict[
     Optional sampling fields are sent only when set: local servers (Ollama, llama.cpp)
     then use the model's own defaults, and some reject fields they do not know.
     """
+    request = grounded(request)  # retrieved passages become a delimited system message
     params: dict[str, object] = {
         "model": model,
         "messages": [_upstream_message(message) for message in request.messages],

@@ -1,0 +1,9 @@
+"""WebSocket URLs (joined into config/asgi.py)."""
+
+from django.urls import path
+
+from chat.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+]

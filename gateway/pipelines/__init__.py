@@ -1,0 +1,1 @@
+"""The router's pipelines beyond ``direct``: each turns a request into provider calls."""
