@@ -33,15 +33,9 @@ from gateway.providers.base import (
 from gateway.types import (
     ChatRequest,
     Completion,
-    FinishReason,
-    StreamEnd,
     StreamEvent,
-    TextDelta,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
 )
-from gateway.wire.openai import to_openai_params
+from gateway.wire.openai import ChunkDecoder, completion_from_json, to_openai_params
 
 # Upstream bodies can be whole HTML error pages from a proxy; keep messages readable.
 _MAX_MESSAGE_CHARS = 500
@@ -76,7 +70,7 @@ class OpenAIProvider(Provider):
 
     async def stream(self, request: ChatRequest, *, model: str) -> AsyncIterator[StreamEvent]:
         params = to_openai_params(request, model=model, stream=True)
-        decoder = JsonChunkDecoder()
+        decoder = ChunkDecoder()
         try:
             upstream = cast(AsyncStream[object], await self._post(params, stream=True))
             # `async with` closes the HTTP response however we leave: finished, failed, or
@@ -143,112 +137,3 @@ def _upstream_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, str) and body:
         return body
     return exc.message
-
-
-# --- Answers as JSON -> our types (what the wire module does for the SDK's models) -------
-
-_FINISH_REASONS: dict[object, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "content_filter": "content_filter",
-    "function_call": "tool_calls",
-}
-
-
-def _finish_reason(raw: object) -> FinishReason:
-    # Unknown values from compatible servers ("eos", "end_turn") mean a natural stop.
-    return _FINISH_REASONS.get(raw, "stop")
-
-
-def _dict(value: object) -> dict[str, Any]:
-    """Lax servers send null, or leave fields out: read both as empty."""
-    return value if isinstance(value, dict) else {}
-
-
-def _usage(raw: object) -> Usage | None:
-    usage = _dict(raw)
-    if not usage:
-        return None
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
-
-
-def completion_from_json(data: dict[str, Any]) -> Completion:
-    choices = data.get("choices") or []
-    text, calls, finish = "", [], _finish_reason(None)
-    if choices:
-        choice = _dict(choices[0])
-        message = _dict(choice.get("message"))
-        text = message.get("content") or message.get("refusal") or ""
-        calls = [
-            ToolCall(
-                id=str(call.get("id") or ""),
-                name=str(_dict(call.get("function")).get("name") or ""),
-                arguments=str(_dict(call.get("function")).get("arguments") or ""),
-            )
-            for call in (message.get("tool_calls") or [])
-            if isinstance(call, dict) and call.get("type", "function") == "function"
-        ]
-        finish = _finish_reason(choice.get("finish_reason"))
-    return Completion(
-        text=str(text),
-        finish_reason=finish,
-        # Some compatible servers omit usage; zeros make the gap visible in the ledger.
-        usage=_usage(data.get("usage")) or Usage(),
-        model=str(data.get("model") or ""),
-        tool_calls=calls,
-    )
-
-
-class JsonChunkDecoder:
-    """Chunks (decoded JSON) of one upstream stream -> our ``StreamEvent``s."""
-
-    def __init__(self) -> None:
-        self._finish_reason: object = None
-        self._usage: Usage | None = None
-        self._model = ""
-        self._deltas = 0  # stands in for output tokens when the server sends no usage
-
-    @property
-    def finished(self) -> bool:
-        """Whether upstream said why it stopped; a stream without it was cut short."""
-        return self._finish_reason is not None
-
-    def decode(self, raw: object) -> list[StreamEvent]:
-        chunk = _dict(raw)
-        if chunk.get("model"):
-            self._model = str(chunk["model"])
-        usage = _usage(chunk.get("usage"))
-        if usage is not None:
-            self._usage = usage
-        events: list[StreamEvent] = []
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue  # we always ask for n=1
-            delta = _dict(choice.get("delta"))
-            content = delta.get("content")
-            if content:
-                self._deltas += 1
-                events.append(TextDelta(str(content)))
-            for call in delta.get("tool_calls") or []:
-                self._deltas += 1
-                function = _dict(call.get("function"))
-                events.append(
-                    ToolCallDelta(
-                        index=int(call.get("index") or 0),
-                        id=call.get("id") or None,
-                        name=function.get("name") or None,
-                        arguments=function.get("arguments") or "",
-                    )
-                )
-            if choice.get("finish_reason") is not None:
-                self._finish_reason = choice["finish_reason"]
-        return events
-
-    def finish(self, model: str) -> StreamEnd:
-        usage = self._usage if self._usage is not None else Usage(0, self._deltas)
-        return StreamEnd(
-            finish_reason=_finish_reason(self._finish_reason),
-            usage=usage,
-            model=self._model or model,
-        )

@@ -16,10 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.chat.chat_completion_message_function_tool_call import (
-    ChatCompletionMessageFunctionToolCall,
-)
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from core.errors import ApplicationError, ValidationFailed, error_body
@@ -589,51 +585,66 @@ def _upstream_tool_choice(choice: ToolChoice) -> object:
     return choice.mode
 
 
-_FINISH_REASONS: dict[str | None, FinishReason] = {
+# --- Upstream answers (decoded JSON) -> our types ----------------------------------------
+
+_FINISH_REASONS: dict[object, FinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
     "content_filter": "content_filter",
     "function_call": "tool_calls",
-    None: "stop",
 }
 
 
-def _finish_reason(raw: str | None) -> FinishReason:
+def _upstream_finish_reason(raw: object) -> FinishReason:
     # Unknown values from compatible servers ("eos", "end_turn") mean a natural stop.
     return _FINISH_REASONS.get(raw, "stop")
 
 
-def from_openai_completion(response: ChatCompletion) -> Completion:
-    usage = response.usage
-    finish: FinishReason = "stop"
-    if not response.choices:
-        text, calls = "", []
-    else:
-        choice = response.choices[0]
-        message = choice.message
-        text = message.content or message.refusal or ""
+def _fields(value: object) -> dict[str, Any]:
+    """Lax servers send null, or leave fields out: read both as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _upstream_usage(raw: object) -> Usage | None:
+    usage = _fields(raw)
+    if not usage:
+        return None
+    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+
+
+def completion_from_json(data: dict[str, Any]) -> Completion:
+    choices = data.get("choices") or []
+    text, calls, finish = "", [], _upstream_finish_reason(None)
+    if choices:
+        choice = _fields(choices[0])
+        message = _fields(choice.get("message"))
+        text = message.get("content") or message.get("refusal") or ""
         calls = [
-            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments)
-            for call in message.tool_calls or []
-            if isinstance(call, ChatCompletionMessageFunctionToolCall)
+            ToolCall(
+                id=str(call.get("id") or ""),
+                name=str(_fields(call.get("function")).get("name") or ""),
+                arguments=str(_fields(call.get("function")).get("arguments") or ""),
+            )
+            for call in (message.get("tool_calls") or [])
+            if isinstance(call, dict) and call.get("type", "function") == "function"
         ]
-        finish = _finish_reason(choice.finish_reason)
+        finish = _upstream_finish_reason(choice.get("finish_reason"))
     return Completion(
-        text=text,
+        text=str(text),
         finish_reason=finish,
         # Some compatible servers omit usage; zeros make the gap visible in the ledger.
-        usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
-        model=response.model,
+        usage=_upstream_usage(data.get("usage")) or Usage(),
+        model=str(data.get("model") or ""),
         tool_calls=calls,
     )
 
 
 class ChunkDecoder:
-    """``ChatCompletionChunk``s of one upstream stream -> our ``StreamEvent``s."""
+    """Chunks (decoded JSON) of one upstream stream -> our ``StreamEvent``s."""
 
     def __init__(self) -> None:
-        self._finish_reason: str | None = None
+        self._finish_reason: object = None
         self._usage: Usage | None = None
         self._model = ""
         self._deltas = 0  # stands in for output tokens when the server sends no usage
@@ -643,38 +654,41 @@ class ChunkDecoder:
         """Whether upstream said why it stopped; a stream without it was cut short."""
         return self._finish_reason is not None
 
-    def decode(self, chunk: ChatCompletionChunk) -> list[StreamEvent]:
-        if chunk.model:
-            self._model = chunk.model
-        if chunk.usage is not None:
-            self._usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+    def decode(self, raw: object) -> list[StreamEvent]:
+        chunk = _fields(raw)
+        if chunk.get("model"):
+            self._model = str(chunk["model"])
+        usage = _upstream_usage(chunk.get("usage"))
+        if usage is not None:
+            self._usage = usage
         events: list[StreamEvent] = []
-        for choice in chunk.choices:
-            if choice.index != 0:
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue  # we always ask for n=1
-            delta = choice.delta
-            if delta.content:
+            delta = _fields(choice.get("delta"))
+            content = delta.get("content")
+            if content:
                 self._deltas += 1
-                events.append(TextDelta(delta.content))
-            for call in delta.tool_calls or []:
+                events.append(TextDelta(str(content)))
+            for call in delta.get("tool_calls") or []:
                 self._deltas += 1
-                function = call.function
+                function = _fields(call.get("function"))
                 events.append(
                     ToolCallDelta(
-                        index=call.index,
-                        id=call.id or None,
-                        name=(function.name or None) if function else None,
-                        arguments=(function.arguments or "") if function else "",
+                        index=int(call.get("index") or 0),
+                        id=call.get("id") or None,
+                        name=function.get("name") or None,
+                        arguments=function.get("arguments") or "",
                     )
                 )
-            if choice.finish_reason is not None:
-                self._finish_reason = choice.finish_reason
+            if choice.get("finish_reason") is not None:
+                self._finish_reason = choice["finish_reason"]
         return events
 
     def finish(self, model: str) -> StreamEnd:
         usage = self._usage if self._usage is not None else Usage(0, self._deltas)
         return StreamEnd(
-            finish_reason=_finish_reason(self._finish_reason),
+            finish_reason=_upstream_finish_reason(self._finish_reason),
             usage=usage,
             model=self._model or model,
         )
