@@ -66,5 +66,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.requeue_stuck_documents",
         "schedule": timedelta(seconds=env.int("KNOWLEDGE_SWEEP_INTERVAL_SECONDS", default=60)),
     },
+    "gateway-drain-ledger-stream": {
+        "task": "gateway.tasks.drain_ledger_stream",
+        "schedule": timedelta(seconds=60),
+    },
     **BILLING_BEAT_SCHEDULE,  # rollups, alerts, reports, counter reconcile (billing)
 }

@@ -196,3 +196,23 @@ def test_when_redis_refuses_the_append_the_row_is_written_at_once(world, monkeyp
 
     row = UsageRecord.objects.get(request_id="no-redis")
     assert row.cost_usd == model.cost(10, 2)
+
+
+def test_the_beat_task_writes_rows_no_live_drainer_will_take(world, settings) -> None:
+    from gateway import tasks
+
+    settings.GATEWAY_LEDGER_RECLAIM_SECONDS = 0
+    team = world.team_a
+    _append(_entry(team, "abandoned-1"), _entry(team, "abandoned-2"))
+    redis = get_redis()
+    redis.xgroup_create(ledger.STREAM, ledger.GROUP, id="0", mkstream=True)
+    redis.xreadgroup(ledger.GROUP, "dead-process", {ledger.STREAM: ">"}, count=1)  # read, died
+    _append(_entry(team, "never-read"))
+
+    assert async_to_sync(tasks._drain_abandoned)() == 3
+    assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {
+        "abandoned-1",
+        "abandoned-2",
+        "never-read",
+    }
+    assert redis.xlen(ledger.STREAM) == 0
