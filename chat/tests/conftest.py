@@ -106,6 +106,20 @@ class Socket(ApplicationCommunicator):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs its coroutines on an event loop of its own (async_to_sync), while the
+    channel layer object is cached per process and keeps asyncio locks and Redis pools
+    bound to the loop that first used them: shared across tests, a later test could wait
+    on an earlier test's dead loop (seen as a hang at loop shutdown). Server processes
+    have one loop and keep one layer."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _keep_the_test_connection(monkeypatch):
     """Channels closes "old" database connections around each handler; inside a test's
     transaction that would hand the test's own connection back to the pool mid-test.

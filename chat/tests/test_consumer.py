@@ -207,7 +207,9 @@ def test_a_team_one_does_not_belong_to_is_not_found(world, chat_catalogue):
 def test_anonymous_sockets_are_closed():
     async def scenario():
         socket = Socket(connect_as(AnonymousUser()).application, user=AnonymousUser())
-        return await socket.connect()
+        outcome = await socket.connect()
+        await socket.close()  # the server's half of the close handshake ends the consumer
+        return outcome
 
     assert run_async(scenario) == (False, CLOSE_UNAUTHENTICATED)
 
