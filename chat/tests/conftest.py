@@ -112,7 +112,7 @@ def _fresh_channel_layer():
     bound to the loop that first used them: shared across tests, a later test could wait
     on an earlier test's dead loop (seen as a hang at loop shutdown). Server processes
     have one loop and keep one layer."""
-    from channels.layers import channel_layers
+    from channels.layers import channel_layers  # type: ignore[import-untyped]
 
     channel_layers.backends.clear()
     yield
